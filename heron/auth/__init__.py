@@ -1,0 +1,1 @@
+"""Who is asking: users, password hashes and credential checks."""

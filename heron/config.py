@@ -1,0 +1,175 @@
+"""One typed configuration: defaults < TOML file < ``HERON_*`` environment < command-line flags.
+
+No other module reads ``os.environ``: the settings object is built once here and passed down.
+Every field has a type, a default, its unit in its name where it has one, and a help line;
+``heron config show`` and docs/configuration.md are generated from the same table.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+#: Fields whose values are masked wherever the configuration is shown.
+SECRET_FIELDS = frozenset({"admin_password", "meta_url"})
+
+
+class ConfigError(Exception):
+    """A configuration value that cannot be used; the message names key, value and what is allowed."""
+
+
+def _help(text: str) -> dict[str, str]:
+    return {"help": text}
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything that can be configured, with the defaults of the embedded mode."""
+
+    data_dir: Path = field(default=Path("data"), metadata=_help("where metadata and time series live"))
+    listen: str = field(default="127.0.0.1:8902", metadata=_help("HOST:PORT to serve HTTP on; port 0 picks a free port"))
+    meta_url: str = field(
+        default="",
+        metadata=_help("SQLAlchemy URL of the metadata database; empty means SQLite in the data directory"),
+    )
+    admin_password: str = field(
+        default="",
+        metadata=_help("password for the 'admin' user created on first start; empty means a random one, printed once"),
+    )
+    max_body_bytes: int = field(default=64 * 1024 * 1024, metadata=_help("largest request body accepted, after decompression"))
+    max_write_queue_rows: int = field(
+        default=2_000_000, metadata=_help("rows waiting for the writer before new writes get 429")
+    )
+    max_commit_rows: int = field(default=200_000, metadata=_help("most rows the writer commits in one transaction"))
+    query_timeout_seconds: float = field(default=30.0, metadata=_help("time limit of one SQL query"))
+    max_result_bytes: int = field(
+        default=256 * 1024 * 1024, metadata=_help("largest SQL result returned (not chunked); chunked results stream")
+    )
+    max_result_rows: int = field(default=10_000_000, metadata=_help("most rows one SQL query may return"))
+    duckdb_memory_limit: str = field(default="", metadata=_help("DuckDB memory limit such as '4GB'; empty means DuckDB's default"))
+    duckdb_threads: int = field(default=0, metadata=_help("DuckDB worker threads; 0 means one per core"))
+    retention_interval_seconds: float = field(default=60.0, metadata=_help("how often expired data is deleted"))
+    default_ttl: str = field(default="INF", metadata=_help("TTL of databases created without one ('INF' keeps data forever)"))
+    auth_cache_seconds: float = field(
+        default=60.0, metadata=_help("how long a verified Basic credential is remembered, so ingest does not pay Argon2 per request")
+    )
+    log_level: str = field(default="info", metadata=_help("debug, info, warning or error"))
+
+    def public_items(self) -> list[tuple[str, str, str]]:
+        """(key, value, help) for display, secrets masked."""
+        out = []
+        for f in fields(self):
+            value = getattr(self, f.name)
+            shown = "********" if f.name in SECRET_FIELDS and value else str(value)
+            out.append((f.name, shown, f.metadata.get("help", "")))
+        return out
+
+    @property
+    def meta_database_url(self) -> str:
+        """The metadata URL actually used: the configured one or SQLite in the data directory."""
+        return self.meta_url or f"sqlite:///{(self.data_dir / 'meta.sqlite3').resolve()}"
+
+    @property
+    def tsdb_path(self) -> Path:
+        return self.data_dir / "tsdb" / "heron.duckdb"
+
+    def listen_host_port(self) -> tuple[str, int]:
+        host, _, port = self.listen.rpartition(":")
+        return host.strip("[]") or "127.0.0.1", int(port)
+
+
+_LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+def _coerce(name: str, raw: Any, target: Any) -> Any:
+    """Convert a TOML or environment value to the field's type, or explain why not."""
+    try:
+        if target is Path or target == "Path":
+            return Path(str(raw)).expanduser()
+        if target is bool or target == "bool":
+            if isinstance(raw, bool):
+                return raw
+            text = str(raw).strip().lower()
+            if text in ("1", "true", "yes", "on"):
+                return True
+            if text in ("0", "false", "no", "off"):
+                return False
+            raise ValueError
+        if target is int or target == "int":
+            if isinstance(raw, bool):
+                raise ValueError
+            return int(raw)
+        if target is float or target == "float":
+            return float(raw)
+        return str(raw)
+    except ValueError:
+        raise ConfigError(f"invalid value for '{name}': {raw!r} is not a valid {target}") from None
+
+
+def _validate(settings: Settings) -> Settings:
+    if settings.log_level not in _LOG_LEVELS:
+        raise ConfigError(f"invalid value for 'log_level': {settings.log_level!r}; allowed: {', '.join(_LOG_LEVELS)}")
+    host, _, port = settings.listen.rpartition(":")
+    if not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ConfigError(f"invalid value for 'listen': {settings.listen!r}; expected HOST:PORT such as 127.0.0.1:8902")
+    for name in ("max_body_bytes", "max_write_queue_rows", "max_commit_rows", "max_result_bytes", "max_result_rows"):
+        if getattr(settings, name) <= 0:
+            raise ConfigError(f"invalid value for '{name}': {getattr(settings, name)}; it must be positive")
+    if settings.query_timeout_seconds <= 0:
+        raise ConfigError("invalid value for 'query_timeout_seconds': it must be positive")
+    from heron.core.errors import BadRequest
+    from heron.core.timeprec import parse_duration_seconds
+
+    try:
+        parse_duration_seconds(settings.default_ttl)
+    except BadRequest as exc:
+        raise ConfigError(f"invalid value for 'default_ttl': {exc}") from None
+    return settings
+
+
+def load_settings(
+    *,
+    config_file: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Build the settings: defaults, then the TOML file, then ``HERON_*``, then ``overrides``."""
+    env = os.environ if environ is None else environ
+    types = {f.name: f.type for f in fields(Settings)}
+    values: dict[str, Any] = {}
+
+    path = config_file or (Path(env["HERON_CONFIG"]) if env.get("HERON_CONFIG") else None)
+    if path is not None:
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"config file {path} does not exist") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+        section = data.get("heron", data)
+        for key, raw in section.items():
+            if key not in types:
+                raise ConfigError(f"unknown setting '{key}' in {path}; known: {', '.join(sorted(types))}")
+            values[key] = _coerce(key, raw, types[key])
+
+    for name, target in types.items():
+        env_key = f"HERON_{name.upper()}"
+        if env_key in env:
+            values[name] = _coerce(env_key, env[env_key], target)
+        elif f"{env_key}_FILE" in env:
+            secret_path = Path(env[f"{env_key}_FILE"])
+            try:
+                values[name] = _coerce(env_key, secret_path.read_text(encoding="utf-8").strip(), target)
+            except OSError as exc:
+                raise ConfigError(f"cannot read {env_key}_FILE={secret_path}: {exc.strerror}") from None
+
+    for key, raw in (overrides or {}).items():
+        if raw is not None:
+            values[key] = _coerce(key, raw, types[key])
+
+    return _validate(dataclasses.replace(Settings(), **values))

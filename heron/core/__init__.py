@@ -1,0 +1,1 @@
+"""Domain types with no I/O: batches of points, errors, time helpers."""

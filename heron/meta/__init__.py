@@ -1,0 +1,1 @@
+"""Metadata: SQLAlchemy models, sessions and Alembic migrations (SQLite or PostgreSQL)."""

@@ -1,0 +1,1 @@
+"""The time-series store: DuckDB behind one writer (group commit) and a read sandbox."""

@@ -1,0 +1,200 @@
+"""Running user SQL safely: one read statement, this database only, bounded in time and size.
+
+Defence in depth, outermost first:
+
+1. The DuckDB instance has external access off and its configuration locked
+   (:func:`heron.tsdb.store.open_store`), so files, ATTACH, INSTALL and SET are impossible
+   whatever the SQL says.
+2. :func:`check_select` accepts exactly one SELECT statement and walks its syntax tree
+   (``json_serialize_sql``): every table it names must be a table of the caller's database
+   or a CTE of the query, unqualified; table functions come from a short list. This keeps
+   a query from reading DuckDB's catalog views, which would show other tenants' tables.
+3. The cursor's ``search_path`` is the caller's schema, so unqualified names resolve there.
+4. A timer interrupts the query after the time limit; results stream in Arrow batches and
+   stop at the row limit.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import duckdb
+import orjson
+import pyarrow as pa
+
+from heron.core.errors import QueryFailed, SqlRejected
+from heron.tsdb.names import MACRO_SCHEMA, quote_ident
+from heron.tsdb.store import list_tables
+
+#: Table functions a query may call: they generate values and touch no storage.
+ALLOWED_TABLE_FUNCTIONS = frozenset({"generate_series", "range", "unnest"})
+
+#: Rows per Arrow batch pulled from DuckDB; bounds memory when results stream.
+BATCH_ROWS = 8192
+
+
+def split_statements(sql: str) -> list[duckdb.Statement]:
+    """DuckDB's own statement splitter; a syntax error becomes a 422 naming it."""
+    try:
+        return list(duckdb.extract_statements(sql))
+    except duckdb.Error as exc:
+        raise QueryFailed(_clean(exc)) from exc
+
+
+def check_select(cur: duckdb.DuckDBPyConnection, sql: str, tables: set[str]) -> None:
+    """Reject anything but one SELECT over ``tables`` (lower-case names); see module docstring."""
+    statements = split_statements(sql)
+    if len(statements) != 1:
+        raise SqlRejected(f"expected exactly one statement, got {len(statements)}")
+    if statements[0].type != duckdb.StatementType.SELECT:
+        kind = statements[0].type.name
+        raise SqlRejected(
+            f"{kind} statements are not allowed; the SQL endpoint runs SELECT queries and "
+            "CREATE/ALTER/DROP DATABASE, SHOW DATABASES, SHOW TABLES, DESCRIBE"
+        )
+    rows = cur.execute("SELECT json_serialize_sql(?)", [sql]).fetchall()
+    tree = orjson.loads(rows[0][0]) if rows else {"error": True}
+    if tree.get("error"):
+        raise SqlRejected(f"the query could not be analysed: {tree.get('error_message', 'unsupported syntax')}")
+    _check_node(tree, tables)
+
+
+def _check_node(node: Any, allowed: set[str]) -> None:
+    if isinstance(node, list):
+        for value in node:
+            _check_node(value, allowed)
+        return
+    if not isinstance(node, dict):
+        return
+    cte_map = node.get("cte_map")
+    if isinstance(cte_map, dict) and cte_map.get("map"):
+        # A CTE is visible to the CTEs after it and to the query below it; inside its own
+        # body only when it is recursive. Anything else named like it is the catalog's.
+        inner = set(allowed)
+        for entry in cte_map["map"]:
+            name = str(entry.get("key", "")).lower()
+            body = entry.get("value")
+            recursive = isinstance(body, dict) and (body.get("query_node") or {}).get("type") == "RECURSIVE_CTE_NODE"
+            _check_node(body, inner | {name} if recursive else inner)
+            inner.add(name)
+        for key, value in node.items():
+            if key != "cte_map":
+                _check_node(value, inner)
+        return
+    kind = node.get("type")
+    if kind == "BASE_TABLE":
+        name = str(node.get("table_name", ""))
+        if node.get("schema_name") or node.get("catalog_name"):
+            raise SqlRejected(f"table '{name}' must not be qualified: a query reads only its own database")
+        if name.lower() not in allowed:
+            raise SqlRejected(f"table '{name}' does not exist in this database")
+    elif kind == "TABLE_FUNCTION":
+        fn = node.get("function", {})
+        name = str(fn.get("function_name", "")).lower()
+        if name not in ALLOWED_TABLE_FUNCTIONS or fn.get("schema") or fn.get("catalog"):
+            raise SqlRejected(f"table function '{name}' is not allowed")
+    elif node.get("class") == "FUNCTION" and (node.get("schema") or node.get("catalog")):
+        if node.get("schema") != MACRO_SCHEMA or node.get("catalog"):
+            raise SqlRejected(f"function '{node.get('function_name')}' must not be qualified")
+    for value in node.values():
+        _check_node(value, allowed)
+
+
+class QueryStream:
+    """A running query: iterate Arrow batches; ``close()`` always, even after an error."""
+
+    def __init__(
+        self,
+        cur: duckdb.DuckDBPyConnection,
+        reader: pa.RecordBatchReader,
+        *,
+        timer: threading.Timer,
+        max_rows: int,
+        interrupted: threading.Event,
+        timeout_seconds: float,
+    ) -> None:
+        self._cur = cur
+        self._reader = reader
+        self._timer = timer
+        self._max_rows = max_rows
+        self._interrupted = interrupted
+        self._timeout_seconds = timeout_seconds
+        self.schema: pa.Schema = reader.schema
+
+    def __iter__(self) -> Iterator[pa.RecordBatch]:
+        rows = 0
+        while True:
+            try:
+                batch = self._reader.read_next_batch()
+            except StopIteration:
+                return
+            except (duckdb.Error, pa.ArrowException) as exc:
+                raise self._failure(exc) from exc
+            rows += batch.num_rows
+            if rows > self._max_rows:
+                raise QueryFailed(
+                    f"the result has more than {self._max_rows} rows; add a LIMIT or aggregate"
+                )
+            yield batch
+
+    def _failure(self, exc: Exception) -> QueryFailed:
+        if self._interrupted.is_set():
+            return QueryFailed(f"the query ran longer than {self._timeout_seconds:g} s and was stopped")
+        return QueryFailed(_clean(exc))
+
+    def close(self) -> None:
+        self._timer.cancel()
+        try:
+            self._cur.close()
+        except duckdb.Error:
+            pass
+
+
+def run_select(
+    con: duckdb.DuckDBPyConnection,
+    schema: str,
+    sql: str,
+    *,
+    timeout_seconds: float,
+    max_rows: int,
+) -> QueryStream:
+    """Check and start ``sql`` in ``schema``; the caller iterates and closes the stream."""
+    cur = con.cursor()
+    interrupted = threading.Event()
+
+    def _interrupt() -> None:
+        interrupted.set()
+        cur.interrupt()
+
+    timer = threading.Timer(timeout_seconds, _interrupt)
+    timer.daemon = True
+    try:
+        cur.execute(f"SET search_path = '{quote_ident(schema)},{MACRO_SCHEMA}'")
+        tables = {t.lower() for t in list_tables(cur, schema)}
+        check_select(cur, sql, tables)
+        timer.start()
+        relation = cur.sql(sql)
+        if relation is None:
+            raise SqlRejected("the statement returns no rows")
+        reader = relation.to_arrow_reader(BATCH_ROWS)
+    except (SqlRejected, QueryFailed):
+        timer.cancel()
+        cur.close()
+        raise
+    except duckdb.Error as exc:
+        timer.cancel()
+        cur.close()
+        if interrupted.is_set():
+            raise QueryFailed(f"the query ran longer than {timeout_seconds:g} s and was stopped") from exc
+        raise QueryFailed(_clean(exc)) from exc
+    return QueryStream(
+        cur, reader, timer=timer, max_rows=max_rows, interrupted=interrupted, timeout_seconds=timeout_seconds
+    )
+
+
+def _clean(exc: Exception) -> str:
+    """DuckDB's message without the internal schema prefix and trailing caret lines."""
+    text = str(exc).strip()
+    return text.split("\n\nLINE ")[0].strip()

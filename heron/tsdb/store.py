@@ -1,0 +1,91 @@
+"""The DuckDB file: opening it, locking it down, and what it holds.
+
+One DuckDB instance per process. The writer thread owns its main connection; readers get
+cursors (separate connections on the same instance, so reads see committed data without
+blocking writes). External access is switched off and the configuration locked right after
+opening, so no SQL that reaches DuckDB can read or write files, attach databases, install
+extensions or change settings, whatever connection it runs on.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from heron.tsdb.names import MACRO_SCHEMA, quote_ident
+
+log = logging.getLogger(__name__)
+
+#: CnosDB's time-series functions, as DuckDB macros. ``time_window`` returns the window's
+#: start (CnosDB returns a start/end struct; the start is what GROUP BY needs).
+_MACROS = (
+    "CREATE OR REPLACE MACRO {s}.time_window(t, w) AS time_bucket(CAST(w AS INTERVAL), t)",
+    "CREATE OR REPLACE MACRO {s}.date_bin(stride, t, origin := TIMESTAMP '1970-01-01 00:00:00')"
+    " AS time_bucket(CAST(stride AS INTERVAL), t, origin)",
+    "CREATE OR REPLACE MACRO {s}.first(t, v) AS arg_min(v, t)",
+    "CREATE OR REPLACE MACRO {s}.last(t, v) AS arg_max(v, t)",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ColumnInfo:
+    name: str
+    sql_type: str
+    kind: str  # "time", "tag" or "field"
+
+
+def open_store(path: Path, *, memory_limit: str = "", threads: int = 0) -> duckdb.DuckDBPyConnection:
+    """Open (or create) the TSDB file, install the macros, then lock the instance down."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    config: dict[str, str | int | bool] = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
+    if memory_limit:
+        config["memory_limit"] = memory_limit
+    if threads:
+        config["threads"] = threads
+    con = duckdb.connect(str(path), config=config)
+    for macro in _MACROS:
+        con.execute(macro.format(s=MACRO_SCHEMA))
+    con.execute("SET enable_external_access = false")
+    con.execute("SET lock_configuration = true")
+    return con
+
+
+def list_schemas(con: duckdb.DuckDBPyConnection) -> set[str]:
+    rows = con.execute(
+        "SELECT schema_name FROM duckdb_schemas() WHERE database_name = current_database() AND NOT internal"
+    ).fetchall()
+    return {r[0] for r in rows} - {MACRO_SCHEMA}
+
+
+def list_tables(con: duckdb.DuckDBPyConnection, schema: str) -> list[str]:
+    rows = con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = ?"
+        " ORDER BY table_name",
+        [schema],
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def describe_table(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> list[ColumnInfo]:
+    """Columns in order, each marked time, tag or field (tags carry the comment 'tag')."""
+    rows = con.execute(
+        "SELECT column_name, data_type, comment FROM duckdb_columns()"
+        " WHERE database_name = current_database() AND schema_name = ? AND table_name = ? ORDER BY column_index",
+        [schema, table],
+    ).fetchall()
+    out = []
+    for name, sql_type, comment in rows:
+        kind = "time" if name == "time" else ("tag" if comment == "tag" else "field")
+        out.append(ColumnInfo(name=name, sql_type=sql_type, kind=kind))
+    return out
+
+
+def create_schema(con: duckdb.DuckDBPyConnection, schema: str) -> None:
+    con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(schema)}")
+
+
+def drop_schema(con: duckdb.DuckDBPyConnection, schema: str) -> None:
+    con.execute(f"DROP SCHEMA IF EXISTS {quote_ident(schema)} CASCADE")
