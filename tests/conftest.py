@@ -32,6 +32,7 @@ class RunningServer:
     password: str
     process: subprocess.Popen[bytes]
     log_lines: list[str] = field(default_factory=list)
+    drain: threading.Thread | None = None
 
     @property
     def auth(self) -> tuple[str, str]:
@@ -51,6 +52,10 @@ class RunningServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(timeout=10)
+        if self.drain is not None:
+            self.drain.join(timeout=10)
+        if self.process.stderr is not None:
+            self.process.stderr.close()
         return self.process.returncode
 
 
@@ -92,8 +97,9 @@ def start_server(data_dir: Path, *, password: str | None = None, env: dict[str, 
         for raw in proc.stderr:
             lines.append(raw.decode("utf-8", "replace").rstrip())
 
-    threading.Thread(target=_drain, daemon=True).start()
-    server = RunningServer(url=url, data_dir=data_dir, password=password, process=proc, log_lines=lines)
+    drain = threading.Thread(target=_drain, daemon=True)
+    drain.start()
+    server = RunningServer(url=url, data_dir=data_dir, password=password, process=proc, log_lines=lines, drain=drain)
     for _ in range(200):
         try:
             if httpx.get(f"{url}/api/v1/ping", timeout=2).status_code == 200:

@@ -130,7 +130,9 @@ class QueryStream:
                 batch = self._reader.read_next_batch()
             except StopIteration:
                 return
-            except (duckdb.Error, pa.ArrowException) as exc:
+            except (duckdb.Error, pa.ArrowException, OSError) as exc:
+                # Errors raised while DuckDB streams reach Python through Arrow's C stream
+                # interface, which reports them as OSError with DuckDB's message.
                 raise self._failure(exc) from exc
             rows += batch.num_rows
             if rows > self._max_rows:

@@ -1,0 +1,1 @@
+"""The HTTP API: one ASGI app assembled from a router per dialect family."""

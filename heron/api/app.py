@@ -1,0 +1,71 @@
+"""The ASGI application: assembles the routers; nothing else lives here."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from heron import __version__
+from heron.api import health, sql, write
+from heron.api.errors import install_error_handlers
+from heron.api.services import Services
+from heron.tsdb.names import schema_for
+from heron.tsdb.retention import expire
+
+log = logging.getLogger(__name__)
+
+
+async def _retention_loop(svc: Services) -> None:
+    """Delete expired rows of every database with a TTL, every few seconds as configured."""
+    while True:
+        await asyncio.sleep(svc.settings.retention_interval_seconds)
+        for info in svc.namespaces.list():
+            if info.ttl_seconds <= 0:
+                continue
+            schema = schema_for(info.tenant, info.name)
+            try:
+                deleted = await asyncio.wrap_future(
+                    svc.writer.call(lambda con, s=schema, t=info.ttl_seconds: expire(con, s, ttl_seconds=t))
+                )
+            except Exception:
+                log.exception("retention failed", extra={"tenant": info.tenant, "database": info.name})
+                continue
+            if deleted:
+                log.info("expired rows deleted", extra={"tenant": info.tenant, "database": info.name, "rows": deleted})
+
+
+def create_app(svc: Services) -> FastAPI:
+    """The application over already-opened services (the caller closes them)."""
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        task = asyncio.create_task(_retention_loop(svc))
+        try:
+            yield
+        finally:
+            task.cancel()
+
+    app = FastAPI(
+        title="Heron",
+        version=__version__,
+        description="Self-hosted monitoring: time series, SQL, servers, monitors and alerts.",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.services = svc
+    install_error_handlers(app)
+    for router in (
+        health.cnosdb,
+        health.influx,
+        write.cnosdb,
+        write.influx_v1,
+        write.influx_v2,
+        sql.router,
+    ):
+        app.include_router(router)
+    return app

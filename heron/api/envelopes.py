@@ -1,0 +1,57 @@
+"""Error bodies, one function per dialect family.
+
+Handlers raise :class:`heron.core.errors.HeronError`; the error handler asks the matched
+route's family (its first OpenAPI tag) which body and status its clients expect.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from heron.core.errors import HeronError, ParseError
+
+Envelope = Callable[[HeronError], tuple[int, dict[str, Any]]]
+
+
+def native_error(err: HeronError) -> tuple[int, dict[str, Any]]:
+    """Heron's own routes: ``{"success": false, "error": "..."}``."""
+    return err.status, {"success": False, "error": err.message}
+
+
+def cnosdb_error(err: HeronError) -> tuple[int, dict[str, Any]]:
+    """CnosDB: ``{"error_code", "error_message"}``; a request it cannot execute is 422."""
+    status = 422 if isinstance(err, ParseError) else err.status
+    return status, {"error_code": err.code, "error_message": err.message}
+
+
+def influx1_error(err: HeronError) -> tuple[int, dict[str, Any]]:
+    """InfluxDB 1.x: ``{"error": "..."}``."""
+    return err.status, {"error": err.message}
+
+
+_INFLUX2_CODES = {
+    400: "invalid",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not found",
+    413: "request too large",
+    422: "unprocessable entity",
+    429: "too many requests",
+}
+
+
+def influx2_error(err: HeronError) -> tuple[int, dict[str, Any]]:
+    """InfluxDB 2.x: ``{"code", "message"}`` (and ``line`` for a parse error)."""
+    body: dict[str, Any] = {"code": _INFLUX2_CODES.get(err.status, "internal error"), "message": err.message}
+    if isinstance(err, ParseError) and err.line:
+        body["line"] = err.line
+    return err.status, body
+
+
+FAMILIES: dict[str, Envelope] = {
+    "heron": native_error,
+    "cnosdb": cnosdb_error,
+    "influxdb-v1": influx1_error,
+    "influxdb-v2": influx2_error,
+}

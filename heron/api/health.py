@@ -1,0 +1,45 @@
+"""Liveness answers in each dialect's shape; none needs credentials."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Query
+from starlette.responses import JSONResponse, Response
+
+from heron import __version__
+
+cnosdb = APIRouter(tags=["cnosdb"])
+influx = APIRouter(tags=["influxdb-v1"])
+
+#: The InfluxDB version Heron's InfluxDB-compatible endpoints announce to clients.
+INFLUXDB_COMPAT_VERSION = "1.8.10"
+
+
+@cnosdb.api_route("/api/v1/ping", methods=["GET", "HEAD"], summary="CnosDB ping (no auth)")
+async def ping_cnosdb() -> JSONResponse:
+    return JSONResponse({"version": __version__, "status": "healthy"})
+
+
+def _influx_headers() -> dict[str, str]:
+    return {"X-Influxdb-Version": INFLUXDB_COMPAT_VERSION, "X-Influxdb-Build": "OSS", "X-Heron-Version": __version__}
+
+
+@influx.api_route("/ping", methods=["GET", "HEAD"], status_code=204, summary="InfluxDB ping (no auth)")
+async def ping_influx(verbose: bool = Query(False)) -> Response:
+    if verbose:
+        return JSONResponse({"version": INFLUXDB_COMPAT_VERSION}, headers=_influx_headers())
+    return Response(status_code=204, headers=_influx_headers())
+
+
+@influx.get("/health", summary="InfluxDB health (no auth)")
+async def health_influx() -> JSONResponse:
+    return JSONResponse(
+        {
+            "name": "influxdb",
+            "message": "ready for queries and writes",
+            "status": "pass",
+            "checks": [],
+            "version": INFLUXDB_COMPAT_VERSION,
+            "commit": "heron-" + __version__,
+        },
+        headers=_influx_headers(),
+    )

@@ -1,0 +1,55 @@
+"""Everything a request handler needs, opened once at start and closed at shutdown."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import duckdb
+
+from heron.auth.users import UserDirectory
+from heron.config import Settings
+from heron.meta.db import MetaStore, make_engine, migrate
+from heron.meta.namespaces import Namespaces
+from heron.tsdb.names import schema_for
+from heron.tsdb.store import create_schema, list_schemas, open_store
+from heron.tsdb.writer import Writer
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class Services:
+    settings: Settings
+    meta: MetaStore
+    namespaces: Namespaces
+    users: UserDirectory
+    tsdb: duckdb.DuckDBPyConnection
+    writer: Writer
+    generated_admin_password: str | None = None
+
+    def close(self) -> None:
+        self.writer.close()
+        self.tsdb.close()
+        self.meta.engine.dispose()
+
+
+def open_services(settings: Settings) -> Services:
+    """Migrate metadata, open the TSDB, make sure defaults and the first admin exist."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.meta_database_url)
+    migrate(engine)
+    meta = MetaStore(engine)
+    namespaces = Namespaces(meta)
+    namespaces.ensure_defaults()
+    users = UserDirectory(meta, cache_seconds=settings.auth_cache_seconds)
+    generated = users.ensure_admin(settings.admin_password)
+
+    con = open_store(settings.tsdb_path, memory_limit=settings.duckdb_memory_limit, threads=settings.duckdb_threads)
+    existing = list_schemas(con)
+    for info in namespaces.list():
+        schema = schema_for(info.tenant, info.name)
+        if schema not in existing:
+            create_schema(con, schema)
+    writer = Writer(con, max_queue_rows=settings.max_write_queue_rows, max_commit_rows=settings.max_commit_rows)
+    return Services(settings, meta, namespaces, users, con, writer, generated)

@@ -1,0 +1,74 @@
+"""``heron serve``: open the data directory, bind the socket, run until told to stop."""
+
+from __future__ import annotations
+
+import logging
+import socket
+
+import uvicorn
+
+from heron import __version__
+from heron.api.app import create_app
+from heron.api.services import open_services
+from heron.config import Settings
+
+log = logging.getLogger("heron")
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def serve(settings: Settings) -> None:
+    """Run Heron in the foreground; SIGINT/SIGTERM stop it cleanly (the TSDB is checkpointed)."""
+    host, port = settings.listen_host_port()
+    sock = _bind(host, port)
+    bound_port = sock.getsockname()[1]
+    shown_host = f"[{host}]" if ":" in host else host
+    url = f"http://{shown_host}:{bound_port}"
+    svc = open_services(settings)
+    log.info(
+        "listening",
+        extra={
+            "address": url,
+            "version": __version__,
+            "data_dir": str(settings.data_dir.resolve()),
+            "meta": "sqlite" if not settings.meta_url else "external",
+        },
+    )
+    _banner(url, settings, svc.generated_admin_password)
+    app = create_app(svc)
+    config = uvicorn.Config(app, log_config=None, access_log=False, timeout_graceful_shutdown=10, lifespan="on")
+    server = uvicorn.Server(config)
+    try:
+        server.run(sockets=[sock])
+    finally:
+        svc.close()
+        log.info("stopped")
+
+
+def _banner(url: str, settings: Settings, generated_password: str | None) -> None:
+    """What an operator needs on first sight: address, data, how to log in."""
+    lines = [
+        "",
+        f"  Heron {__version__} is listening on {url}",
+        f"  data directory: {settings.data_dir.resolve()}",
+        f"  try it:  curl {url}/api/v1/ping",
+    ]
+    if generated_password:
+        lines += [
+            "",
+            "  First start: created user 'admin' with this password (shown once, store it now):",
+            f"      {generated_password}",
+            "  Change it with: heron user passwd admin",
+        ]
+    else:
+        lines.append("  log in as an existing user (first admin: 'admin', password from HERON_ADMIN_PASSWORD)")
+    lines.append("")
+    print("\n".join(lines), flush=True)

@@ -1,0 +1,65 @@
+"""Kill -9 during ingest, restart, and find every acknowledged point."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import start_server
+
+
+@pytest.mark.slow
+def test_every_acknowledged_point_survives_sigkill(tmp_path: Path) -> None:
+    srv = start_server(tmp_path / "data", password="crash-test-password")
+    acked: list[set[int]] = [set() for _ in range(3)]
+    stop = threading.Event()
+
+    def writer(worker: int) -> None:
+        with httpx.Client(base_url=srv.url, auth=srv.auth, timeout=10) as c:
+            seq = 0
+            while not stop.is_set():
+                ids = range(seq, seq + 200)
+                body = "\n".join(f"acks,worker=w{worker} seq={i}i {worker * 10**12 + i}" for i in ids)
+                try:
+                    r = c.post("/api/v1/write", content=body)
+                except httpx.TransportError:
+                    return
+                if r.status_code == 200:
+                    acked[worker].update(ids)
+                seq += 200
+
+    threads = [threading.Thread(target=writer, args=(w,)) for w in range(3)]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + 30
+    while sum(map(len, acked)) < 20_000 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    srv.stop("kill")
+    stop.set()
+    for t in threads:
+        t.join(timeout=15)
+    total = sum(map(len, acked))
+    assert total >= 2_000, "too few writes were acknowledged before the kill"
+
+    again = start_server(tmp_path / "data", password="crash-test-password")
+    try:
+        with again.client() as c:
+            r = c.post(
+                "/api/v1/sql", content="SELECT worker, seq FROM acks", headers={"Accept": "application/nd-json"}
+            )
+            assert r.status_code == 200
+            import orjson
+
+            stored: list[set[int]] = [set() for _ in range(3)]
+            for line in r.text.splitlines():
+                row = orjson.loads(line)
+                stored[int(row["worker"][1:])].add(row["seq"])
+        for w in range(3):
+            missing = acked[w] - stored[w]
+            assert not missing, f"worker {w}: {len(missing)} acknowledged points lost"
+    finally:
+        again.stop()
