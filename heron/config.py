@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 #: Fields whose values are masked wherever the configuration is shown.
-SECRET_FIELDS = frozenset({"admin_password", "meta_url"})
+SECRET_FIELDS = frozenset({"admin_password", "meta_url", "push_basic_auth"})
 
 
 class ConfigError(Exception):
@@ -52,11 +52,30 @@ class Settings:
     )
     max_result_rows: int = field(default=10_000_000, metadata=_help("most rows one SQL query may return"))
     duckdb_memory_limit: str = field(default="", metadata=_help("DuckDB memory limit such as '4GB'; empty means DuckDB's default"))
+    duckdb_checkpoint_wal_size: str = field(
+        default="128MB",
+        metadata=_help("write-ahead log size that triggers a checkpoint; larger batches compression (faster ingest, longer restart)"),
+    )
     duckdb_threads: int = field(default=0, metadata=_help("DuckDB worker threads; 0 means one per core"))
     retention_interval_seconds: float = field(default=60.0, metadata=_help("how often expired data is deleted"))
     default_ttl: str = field(default="INF", metadata=_help("TTL of databases created without one ('INF' keeps data forever)"))
     auth_cache_seconds: float = field(
         default=60.0, metadata=_help("how long a verified Basic credential is remembered, so ingest does not pay Argon2 per request")
+    )
+    push_enabled: bool = field(
+        default=True,
+        metadata=_help("serve the agent push routes (OpenTSDB, Open-Falcon, remote write, Datadog, logs, traces); off answers 404"),
+    )
+    push_basic_auth: str = field(
+        default="",
+        metadata=_help("extra 'user:password' pairs, comma-separated, accepted on push routes besides Heron users"),
+    )
+    push_open: bool = field(
+        default=False,
+        metadata=_help("accept pushes without credentials (Nightingale's open mode); never on by default"),
+    )
+    host_offline_seconds: float = field(
+        default=180.0, metadata=_help("a host not seen for this long is shown offline")
     )
     log_level: str = field(default="info", metadata=_help("debug, info, warning or error"))
 

@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from heron import __version__
-from heron.api import health, sql, write
+from heron.api import health, servers, sql, write
 from heron.api.errors import install_error_handlers
 from heron.api.services import Services
 from heron.tsdb.names import schema_for
@@ -38,16 +38,27 @@ async def _retention_loop(svc: Services) -> None:
                 log.info("expired rows deleted", extra={"tenant": info.tenant, "database": info.name, "rows": deleted})
 
 
+async def _host_flush_loop(svc: Services) -> None:
+    """Write buffered host sightings about once a second (never a metadata write per point)."""
+    while True:
+        await asyncio.sleep(1.0)
+        try:
+            await asyncio.to_thread(svc.hosts.flush)
+        except Exception:
+            log.exception("saving host sightings failed; will retry")
+
+
 def create_app(svc: Services) -> FastAPI:
     """The application over already-opened services (the caller closes them)."""
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        task = asyncio.create_task(_retention_loop(svc))
+        tasks = [asyncio.create_task(_retention_loop(svc)), asyncio.create_task(_host_flush_loop(svc))]
         try:
             yield
         finally:
-            task.cancel()
+            for task in tasks:
+                task.cancel()
 
     app = FastAPI(
         title="Heron",
@@ -66,6 +77,7 @@ def create_app(svc: Services) -> FastAPI:
         write.influx_v1,
         write.influx_v2,
         sql.router,
+        servers.router,
     ):
         app.include_router(router)
     return app

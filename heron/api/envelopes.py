@@ -49,7 +49,13 @@ def influx2_error(err: HeronError) -> tuple[int, dict[str, Any]]:
     return err.status, body
 
 
+def n9e_error(err: HeronError) -> tuple[int, dict[str, Any]]:
+    """Nightingale: ``{"dat": null, "err": "..."}``."""
+    return err.status, {"dat": None, "err": err.message}
+
+
 FAMILIES: dict[str, Envelope] = {
+    "n9e": n9e_error,
     "heron": native_error,
     "cnosdb": cnosdb_error,
     "influxdb-v1": influx1_error,

@@ -9,6 +9,7 @@ import duckdb
 
 from heron.auth.users import UserDirectory
 from heron.config import Settings
+from heron.inventory.registry import HostRegistry
 from heron.meta.db import MetaStore, make_engine, migrate
 from heron.meta.namespaces import Namespaces
 from heron.tsdb.names import schema_for
@@ -26,9 +27,14 @@ class Services:
     users: UserDirectory
     tsdb: duckdb.DuckDBPyConnection
     writer: Writer
+    hosts: HostRegistry
     generated_admin_password: str | None = None
 
     def close(self) -> None:
+        try:
+            self.hosts.flush()
+        except Exception:
+            log.exception("could not save the last host sightings")
         self.writer.close()
         self.tsdb.close()
         self.meta.engine.dispose()
@@ -45,11 +51,16 @@ def open_services(settings: Settings) -> Services:
     users = UserDirectory(meta, cache_seconds=settings.auth_cache_seconds)
     generated = users.ensure_admin(settings.admin_password)
 
-    con = open_store(settings.tsdb_path, memory_limit=settings.duckdb_memory_limit, threads=settings.duckdb_threads)
+    con = open_store(
+        settings.tsdb_path,
+        memory_limit=settings.duckdb_memory_limit,
+        threads=settings.duckdb_threads,
+        checkpoint_wal_size=settings.duckdb_checkpoint_wal_size,
+    )
     existing = list_schemas(con)
     for info in namespaces.list():
         schema = schema_for(info.tenant, info.name)
         if schema not in existing:
             create_schema(con, schema)
     writer = Writer(con, max_queue_rows=settings.max_write_queue_rows, max_commit_rows=settings.max_commit_rows)
-    return Services(settings, meta, namespaces, users, con, writer, generated)
+    return Services(settings, meta, namespaces, users, con, writer, HostRegistry(meta), generated)

@@ -57,3 +57,25 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(16), default="member")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+class Server(Base):
+    """A host Heron knows of: registered by pushed data (``ident``), a heartbeat, an agent or the API.
+
+    Kept minimal; the live state (status, online) is held in memory by the inventory.
+    """
+
+    __tablename__ = "servers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+    source: Mapped[str] = mapped_column(String(16), default="ident")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_active: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    host_ip: Mapped[str] = mapped_column(String(64), default="")
+    os: Mapped[str] = mapped_column(String(64), default="")
+    arch: Mapped[str] = mapped_column(String(32), default="")
+    cpu_num: Mapped[int] = mapped_column(Integer, default=0)
+    agent_version: Mapped[str] = mapped_column(String(64), default="")
+    clock_offset_ms: Mapped[int] = mapped_column(BigInteger, default=0)
+    labels: Mapped[str] = mapped_column(String(4096), default="{}")

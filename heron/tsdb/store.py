@@ -37,10 +37,21 @@ class ColumnInfo:
     kind: str  # "time", "tag" or "field"
 
 
-def open_store(path: Path, *, memory_limit: str = "", threads: int = 0) -> duckdb.DuckDBPyConnection:
-    """Open (or create) the TSDB file, install the macros, then lock the instance down."""
+def open_store(
+    path: Path, *, memory_limit: str = "", threads: int = 0, checkpoint_wal_size: str = "128MB"
+) -> duckdb.DuckDBPyConnection:
+    """Open (or create) the TSDB file, install the macros, then lock the instance down.
+
+    DuckDB checkpoints when its WAL reaches ``checkpoint_wal_size``. Its default (16 MB)
+    rewrites the last, partly filled row group every few commits under steady ingest;
+    128 MB measured about 1.4x the ingest rate here, for a longer WAL replay after a crash.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    config: dict[str, str | int | bool] = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
+    config: dict[str, str | int | bool] = {
+        "autoinstall_known_extensions": False,
+        "autoload_known_extensions": False,
+        "checkpoint_threshold": checkpoint_wal_size,
+    }
     if memory_limit:
         config["memory_limit"] = memory_limit
     if threads:

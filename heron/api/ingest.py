@@ -1,0 +1,46 @@
+"""What every push route does after parsing: write through the one writer, register hosts."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pyarrow.compute as pc
+
+from heron.api.services import Services
+from heron.core.batch import Batch
+from heron.tsdb.names import schema_for
+from heron.tsdb.writer import WriteResult
+
+#: The tag that names the host a series comes from (Nightingale's convention).
+IDENT_TAG = "ident"
+
+
+async def write_batches(
+    svc: Services, *, tenant: str, database: str, batches: list[Batch], atomic: bool
+) -> WriteResult:
+    """Queue ``batches`` and wait until they are committed (a 2xx after this is durable)."""
+    svc.namespaces.get(tenant, database)
+    future = svc.writer.submit(
+        tenant=tenant, database=database, schema=schema_for(tenant, database), batches=batches, atomic=atomic
+    )
+    return await asyncio.wrap_future(future)
+
+
+def idents_of(batches: list[Batch], tag: str = IDENT_TAG) -> list[str]:
+    """Distinct values of the ``ident`` tag across ``batches`` (vectorised; a handful per request)."""
+    names: set[str] = set()
+    for batch in batches:
+        column = batch.tags.get(tag)
+        if column is not None:
+            names.update(v for v in pc.unique(column.drop_null()).to_pylist() if v)
+    return sorted(names)
+
+
+def register_hosts(svc: Services, batches: list[Batch], *, ignore: bool = False, tag: str = IDENT_TAG) -> None:
+    """Note every host named by ``tag`` as seen now, unless the request asked not to."""
+    if ignore:
+        return
+    names = idents_of(batches, tag)
+    if names:
+        svc.hosts.seen(names, at=time.time())

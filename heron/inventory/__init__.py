@@ -1,0 +1,1 @@
+"""Servers: registration (pushed data, heartbeats, agents, API), live state, history."""

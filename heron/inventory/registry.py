@@ -1,0 +1,149 @@
+"""Hosts that register themselves by pushing data.
+
+Every push request may name hosts (an ``ident`` tag, an Open-Falcon ``endpoint``, a
+heartbeat). Writing metadata per point would cost more than the point, so sightings are
+merged in memory and flushed in one transaction about once a second: a new name becomes a
+server, a known one gets its ``last_active`` moved forward.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import orjson
+from sqlalchemy import select
+
+from heron.meta.db import MetaStore
+from heron.meta.models import Server
+
+log = logging.getLogger(__name__)
+
+#: Longest host name kept; longer idents are cut so one bad client cannot bloat the table.
+MAX_NAME_CHARS = 255
+
+
+@dataclass(slots=True)
+class HostMeta:
+    """What a heartbeat tells about a host (categraf's ``/v1/n9e/heartbeat`` body)."""
+
+    host_ip: str = ""
+    os: str = ""
+    arch: str = ""
+    cpu_num: int = 0
+    agent_version: str = ""
+    clock_offset_ms: int = 0
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ServerInfo:
+    id: int
+    name: str
+    source: str
+    created_at: datetime
+    last_active: datetime | None
+    host_ip: str
+    os: str
+    arch: str
+    cpu_num: int
+    agent_version: str
+    clock_offset_ms: int
+    labels: dict[str, str]
+
+
+class HostRegistry:
+    """Buffers sightings; :meth:`flush` writes them (called by a background task)."""
+
+    def __init__(self, meta: MetaStore) -> None:
+        self._meta = meta
+        self._lock = threading.Lock()
+        self._seen: dict[str, tuple[float, str]] = {}
+        self._meta_updates: dict[str, HostMeta] = {}
+
+    def seen(self, names: list[str], *, at: float, source: str = "ident") -> None:
+        """Record that ``names`` sent data at Unix time ``at``; cheap, no I/O."""
+        with self._lock:
+            for raw in names:
+                name = raw.strip()[:MAX_NAME_CHARS]
+                if not name:
+                    continue
+                previous = self._seen.get(name)
+                if previous is None or previous[0] < at:
+                    self._seen[name] = (at, source)
+
+    def heartbeat(self, name: str, meta: HostMeta, *, at: float) -> None:
+        self.seen([name], at=at, source="heartbeat")
+        with self._lock:
+            self._meta_updates[name.strip()[:MAX_NAME_CHARS]] = meta
+
+    def pending(self) -> int:
+        with self._lock:
+            return len(self._seen)
+
+    def flush(self) -> int:
+        """Write buffered sightings in one transaction; returns how many hosts were touched."""
+        with self._lock:
+            seen, self._seen = self._seen, {}
+            updates, self._meta_updates = self._meta_updates, {}
+        if not seen:
+            return 0
+        try:
+            with self._meta.session() as s:
+                existing = {srv.name: srv for srv in s.scalars(select(Server).where(Server.name.in_(list(seen))))}
+                for name, (at, source) in seen.items():
+                    when = datetime.fromtimestamp(at, UTC)
+                    srv = existing.get(name)
+                    if srv is None:
+                        srv = Server(name=name, source=source, last_active=when)
+                        s.add(srv)
+                    elif srv.last_active is None or _aware(srv.last_active) < when:
+                        srv.last_active = when
+                    meta = updates.get(name)
+                    if meta is not None:
+                        srv.host_ip, srv.os, srv.arch = meta.host_ip, meta.os, meta.arch
+                        srv.cpu_num, srv.agent_version = meta.cpu_num, meta.agent_version
+                        srv.clock_offset_ms = meta.clock_offset_ms
+                        srv.labels = orjson.dumps(meta.labels).decode()
+        except Exception:
+            # Keep the sightings for the next flush rather than lose them to a passing error.
+            with self._lock:
+                for name, value in seen.items():
+                    self._seen.setdefault(name, value)
+                for name, meta in updates.items():
+                    self._meta_updates.setdefault(name, meta)
+            raise
+        return len(seen)
+
+    def list(self) -> list[ServerInfo]:
+        with self._meta.session() as s:
+            return [_info(srv) for srv in s.scalars(select(Server).order_by(Server.name))]
+
+    def get(self, name: str) -> ServerInfo | None:
+        with self._meta.session() as s:
+            srv = s.scalar(select(Server).where(Server.name == name))
+            return _info(srv) if srv is not None else None
+
+
+def _aware(value: datetime) -> datetime:
+    """SQLite returns naive datetimes; Heron stores UTC."""
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _info(srv: Server) -> ServerInfo:
+    return ServerInfo(
+        id=srv.id,
+        name=srv.name,
+        source=srv.source,
+        created_at=_aware(srv.created_at),
+        last_active=_aware(srv.last_active) if srv.last_active else None,
+        host_ip=srv.host_ip,
+        os=srv.os,
+        arch=srv.arch,
+        cpu_num=srv.cpu_num,
+        agent_version=srv.agent_version,
+        clock_offset_ms=srv.clock_offset_ms,
+        labels=orjson.loads(srv.labels or "{}"),
+    )
