@@ -46,11 +46,8 @@ def serve(settings: Settings) -> None:
     app = create_app(svc)
     config = uvicorn.Config(app, log_config=None, access_log=False, timeout_graceful_shutdown=10, lifespan="on")
     server = uvicorn.Server(config)
-    try:
-        server.run(sockets=[sock])
-    finally:
-        svc.close()
-        log.info("stopped")
+    server.run(sockets=[sock])
+    log.info("stopped")
 
 
 def _banner(url: str, settings: Settings, generated_password: str | None) -> None:

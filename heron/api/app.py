@@ -59,6 +59,9 @@ def create_app(svc: Services) -> FastAPI:
         finally:
             for task in tasks:
                 task.cancel()
+            # Closing here, not after uvicorn returns: on SIGTERM uvicorn re-raises the
+            # signal once the lifespan has ended, so code after server.run() never runs.
+            await asyncio.to_thread(svc.close)
 
     app = FastAPI(
         title="Heron",

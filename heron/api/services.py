@@ -29,8 +29,13 @@ class Services:
     writer: Writer
     hosts: HostRegistry
     generated_admin_password: str | None = None
+    closed: bool = False
 
     def close(self) -> None:
+        """Save host sightings, drain the writer, checkpoint the TSDB; safe to call twice."""
+        if self.closed:
+            return
+        self.closed = True
         try:
             self.hosts.flush()
         except Exception:

@@ -1,0 +1,1 @@
+"""Wire formats: one pure module per protocol, bytes in, columnar batches out."""
