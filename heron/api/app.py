@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 
 from fastapi import FastAPI
 
@@ -29,7 +30,7 @@ async def _retention_loop(svc: Services) -> None:
             schema = schema_for(info.tenant, info.name)
             try:
                 deleted = await asyncio.wrap_future(
-                    svc.writer.call(lambda con, s=schema, t=info.ttl_seconds: expire(con, s, ttl_seconds=t))
+                    svc.writer.call(partial(expire, schema=schema, ttl_seconds=info.ttl_seconds))
                 )
             except Exception:
                 log.exception("retention failed", extra={"tenant": info.tenant, "database": info.name})

@@ -79,9 +79,7 @@ def _collect(stream: QueryStream, fmt: str, max_bytes: int) -> bytes:
         part = encoder.batch(batch)
         size += len(part)
         if size > max_bytes:
-            raise QueryFailed(
-                f"the result exceeds {max_bytes} bytes; add a LIMIT, aggregate, or ask for chunked=true"
-            )
+            raise QueryFailed(f"the result exceeds {max_bytes} bytes; add a LIMIT, aggregate, or ask for chunked=true")
         parts.append(part)
     parts.append(encoder.end())
     return b"".join(parts)

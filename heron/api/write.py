@@ -35,9 +35,7 @@ _V2_PRECISIONS = frozenset({"ns", "us", "ms", "s"})
 
 async def _parse(svc: Services, request: Request, precision_nanos: int) -> LineProtocolResult:
     body = await read_body(request, max_bytes=svc.settings.max_body_bytes)
-    return await run_in_threadpool(
-        parse_line_protocol, body, precision_nanos=precision_nanos, now_ns=time.time_ns()
-    )
+    return await run_in_threadpool(parse_line_protocol, body, precision_nanos=precision_nanos, now_ns=time.time_ns())
 
 
 async def _write(svc: Services, tenant: str, database: str, parsed: LineProtocolResult, *, atomic: bool) -> WriteResult:
@@ -62,7 +60,9 @@ async def write_cnosdb(
     if parsed.errors:
         first = parsed.errors[0]
         more = f" ({parsed.rejected} lines rejected in all; nothing was written)" if parsed.rejected > 1 else ""
-        raise ParseError(first.reason + more, line=first.line, column=first.column, expected=first.expected, got=first.got)
+        raise ParseError(
+            first.reason + more, line=first.line, column=first.column, expected=first.expected, got=first.got
+        )
     await _write(svc, tenant, db, parsed, atomic=True)
     return Response(status_code=200)
 
@@ -77,7 +77,7 @@ def _partial_message(parsed: LineProtocolResult, result: WriteResult) -> str | N
     else:
         c = result.conflicts[0]
         reason = (
-            f"field type conflict: input field \"{c.column}\" on measurement \"{c.table}\" is {c.got}, "
+            f'field type conflict: input field "{c.column}" on measurement "{c.table}" is {c.got}, '
             f"already exists as {c.existing}"
         )
     return f"partial write: {reason} dropped={dropped}"
@@ -135,4 +135,3 @@ async def write_influx_v2(
             )
         raise BadRequest(message.replace("partial write: ", f"partial write error ({result.written} written): "))
     return Response(status_code=204)
-

@@ -9,6 +9,7 @@ walks the MRO instead of a table of special cases::
      │    └── UnsupportedMedia    400
      ├── Unauthorized             401
      ├── Forbidden                403
+     │    └── Blocked             403  (an address banned after repeated failures)
      ├── NotFound                 404
      ├── PayloadTooLarge          413
      ├── Unprocessable            422
@@ -17,6 +18,7 @@ walks the MRO instead of a table of special cases::
      │    ├── SqlRejected         422
      │    └── QueryFailed         422
      └── Overloaded               429  (retry_after seconds)
+          └── RateLimited         429  (too many logins from one address or for one user)
 """
 
 from __future__ import annotations
@@ -76,6 +78,12 @@ class Forbidden(HeronError):
     code = "forbidden"
 
 
+class Blocked(Forbidden):
+    """A request from an address the WAF banned after repeated failed credentials."""
+
+    code = "blocked"
+
+
 class NotFound(HeronError):
     status = 404
     code = "not_found"
@@ -120,8 +128,7 @@ class TypeConflict(Unprocessable):
         self.line = line
         where = f"line {line}: " if line else ""
         super().__init__(
-            f"{where}type conflict in table '{table}', column '{column}': "
-            f"the column is {existing}, the value is {got}"
+            f"{where}type conflict in table '{table}', column '{column}': the column is {existing}, the value is {got}"
         )
 
 
@@ -144,3 +151,9 @@ class Overloaded(HeronError):
     def __init__(self, message: str, *, retry_after_seconds: int = 1) -> None:
         self.retry_after_seconds = retry_after_seconds
         super().__init__(message)
+
+
+class RateLimited(Overloaded):
+    """Too many login attempts in a short time; ``retry_after_seconds`` says when to try again."""
+
+    code = "rate_limited"

@@ -50,9 +50,7 @@ def parse_duration_seconds(text: str) -> int:
         return 0
     m = _DURATION.match(text)
     if not m:
-        raise BadRequest(
-            f"invalid duration '{text}': expected a number with a unit (s, m, h, d, w), e.g. '30d'"
-        )
+        raise BadRequest(f"invalid duration '{text}': expected a number with a unit (s, m, h, d, w), e.g. '30d'")
     unit = m.group(2) or "d"
     nanos = int(m.group(1)) * _DURATION_NANOS[unit]
     return max(1, nanos // 1_000_000_000)

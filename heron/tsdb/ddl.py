@@ -2,7 +2,8 @@
 
 ::
 
-    CREATE DATABASE [IF NOT EXISTS] name [WITH TTL 'duration' [SHARD n] [VNODE_DURATION 'd'] [REPLICA n] [PRECISION 'p']]
+    CREATE DATABASE [IF NOT EXISTS] name
+        [WITH TTL 'duration' [SHARD n] [VNODE_DURATION 'd'] [REPLICA n] [PRECISION 'p']]
     ALTER DATABASE name SET TTL 'duration'
     DROP DATABASE [IF EXISTS] name
     SHOW DATABASES

@@ -16,6 +16,7 @@ Defence in depth, outermost first:
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -95,9 +96,10 @@ def _check_node(node: Any, allowed: set[str]) -> None:
         name = str(fn.get("function_name", "")).lower()
         if name not in ALLOWED_TABLE_FUNCTIONS or fn.get("schema") or fn.get("catalog"):
             raise SqlRejected(f"table function '{name}' is not allowed")
-    elif node.get("class") == "FUNCTION" and (node.get("schema") or node.get("catalog")):
-        if node.get("schema") != MACRO_SCHEMA or node.get("catalog"):
-            raise SqlRejected(f"function '{node.get('function_name')}' must not be qualified")
+    elif node.get("class") == "FUNCTION" and (
+        node.get("schema") not in ("", None, MACRO_SCHEMA) or node.get("catalog")
+    ):
+        raise SqlRejected(f"function '{node.get('function_name')}' must not be qualified")
     for value in node.values():
         _check_node(value, allowed)
 
@@ -136,9 +138,7 @@ class QueryStream:
                 raise self._failure(exc) from exc
             rows += batch.num_rows
             if rows > self._max_rows:
-                raise QueryFailed(
-                    f"the result has more than {self._max_rows} rows; add a LIMIT or aggregate"
-                )
+                raise QueryFailed(f"the result has more than {self._max_rows} rows; add a LIMIT or aggregate")
             yield batch
 
     def _failure(self, exc: Exception) -> QueryFailed:
@@ -148,10 +148,8 @@ class QueryStream:
 
     def close(self) -> None:
         self._timer.cancel()
-        try:
+        with contextlib.suppress(duckdb.Error):
             self._cur.close()
-        except duckdb.Error:
-            pass
 
 
 def run_select(

@@ -47,7 +47,7 @@ def open_store(
     128 MB measured about 1.4x the ingest rate here, for a longer WAL replay after a crash.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    config: dict[str, str | int | bool] = {
+    config: dict[str, str | bool | int | float | list[str]] = {
         "autoinstall_known_extensions": False,
         "autoload_known_extensions": False,
         "checkpoint_threshold": checkpoint_wal_size,

@@ -9,6 +9,7 @@ DuckDB's write-ahead log, and many small requests share one commit (group commit
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import threading
@@ -265,11 +266,12 @@ class Writer:
             wanted = [(k, v, "tag", "VARCHAR") for k, v in batch.tags.items()]
             wanted += [(k, v, "field", SQL_TYPES.get(v.type, "VARCHAR")) for k, v in batch.fields.items()]
             for name, array, kind, sql_type in wanted:
-                col = known.get(name.lower())
-                if col is None:
-                    col = _Column(name, sql_type, kind)
-                    known[name.lower()] = col
+                found = known.get(name.lower())
+                if found is None:
+                    col = known[name.lower()] = _Column(name, sql_type, kind)
                     additions.append(col)
+                else:
+                    col = found
                 if col.kind != kind or col.sql_type != sql_type or name.lower() == "time":
                     present = pc.is_valid(array)
                     first = _first_line(batch, present)
@@ -338,10 +340,8 @@ class Writer:
         con.execute("COMMIT")
 
     def _rollback(self) -> None:
-        try:
+        with contextlib.suppress(duckdb.Error):
             self._con.execute("ROLLBACK")
-        except duckdb.Error:
-            pass
         self._load_catalog()
 
     def _merge(self, plan: _Plan) -> None:

@@ -33,8 +33,14 @@ def test_the_seed_curl_examples_work_as_written(server: RunningServer, client: h
     assert wrote.startswith("HTTP/1.1 200")
     assert "content-length: 0" in wrote.lower()
     answer = curl(
-        "-u", user, "-H", "Accept: application/json", "-XPOST", f"{server.url}/api/v1/sql?db=example",
-        "-d", "SELECT * from t1",
+        "-u",
+        user,
+        "-H",
+        "Accept: application/json",
+        "-XPOST",
+        f"{server.url}/api/v1/sql?db=example",
+        "-d",
+        "SELECT * from t1",
     )
     head, _, body = answer.partition("\r\n\r\n")
     assert head.startswith("HTTP/1.1 200") and "content-type: application/json" in head.lower()
@@ -104,7 +110,9 @@ def test_bad_precision_is_a_400(client: httpx.Client) -> None:
 def test_compressed_bodies_are_accepted(client: httpx.Client, fresh_db: str, encoding: str, encode: object) -> None:
     body = "\n".join(f"z,host=h{i} v={i} {i}" for i in range(100)).encode()
     r = client.post(
-        "/api/v1/write", params={"db": fresh_db}, content=encode(body),  # type: ignore[operator]
+        "/api/v1/write",
+        params={"db": fresh_db},
+        content=encode(body),  # type: ignore[operator]
         headers={"Content-Encoding": encoding},
     )
     assert r.status_code == 200, r.text

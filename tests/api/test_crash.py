@@ -48,9 +48,7 @@ def test_every_acknowledged_point_survives_sigkill(tmp_path: Path) -> None:
     again = start_server(tmp_path / "data", password="crash-test-password")
     try:
         with again.client() as c:
-            r = c.post(
-                "/api/v1/sql", content="SELECT worker, seq FROM acks", headers={"Accept": "application/nd-json"}
-            )
+            r = c.post("/api/v1/sql", content="SELECT worker, seq FROM acks", headers={"Accept": "application/nd-json"})
             assert r.status_code == 200
             import orjson
 

@@ -43,10 +43,24 @@ def test_influxdb_1x_client_writes_and_reads_back_exactly(
     assert influx.write_points(points, time_precision="n")
     rows = _rows(client, fresh_db, "SELECT * FROM cpu_load ORDER BY time")
     assert rows == [
-        {"time": "2024-03-01T10:00:00.123456789", "host": "server01", "region": "us west",
-         "value": 0.64, "count": 3, "ok": True, "note": 'say "hi", ok=1'},
-        {"time": "2024-03-01T10:00:01.000000000", "host": "server02", "region": "eu,central",
-         "value": 1.5, "count": -7, "ok": False, "note": "back\\slash"},
+        {
+            "time": "2024-03-01T10:00:00.123456789",
+            "host": "server01",
+            "region": "us west",
+            "value": 0.64,
+            "count": 3,
+            "ok": True,
+            "note": 'say "hi", ok=1',
+        },
+        {
+            "time": "2024-03-01T10:00:01.000000000",
+            "host": "server02",
+            "region": "eu,central",
+            "value": 1.5,
+            "count": -7,
+            "ok": False,
+            "note": "back\\slash",
+        },
     ]
     influx.close()
 
@@ -115,9 +129,7 @@ def test_ping_and_health_need_no_credentials(server: RunningServer, path: str) -
 
 
 def test_v1_query_string_credentials_work(server: RunningServer, fresh_db: str) -> None:
-    r = httpx.post(
-        f"{server.url}/write", params={"db": fresh_db, "u": "admin", "p": server.password}, content="q v=1"
-    )
+    r = httpx.post(f"{server.url}/write", params={"db": fresh_db, "u": "admin", "p": server.password}, content="q v=1")
     assert r.status_code == 204
     r = httpx.post(f"{server.url}/write", params={"db": fresh_db, "u": "admin", "p": "nope"}, content="q v=1")
     assert r.status_code == 401 and "error" in r.json()

@@ -5,14 +5,13 @@ from __future__ import annotations
 import gzip
 import secrets
 
-import httpx
-
 from tests.conftest import RunningServer, start_server
 
 
 def test_over_size_bodies_and_bombs_get_413(tmp_path_factory: object) -> None:
     srv: RunningServer = start_server(
-        tmp_path_factory.mktemp("limits"), env={"HERON_MAX_BODY_BYTES": "100000"}  # type: ignore[attr-defined]
+        tmp_path_factory.mktemp("limits"),
+        env={"HERON_MAX_BODY_BYTES": "100000"},  # type: ignore[attr-defined]
     )
     try:
         with srv.client() as c:

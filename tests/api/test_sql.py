@@ -95,7 +95,10 @@ def test_sql_escapes_are_refused_with_4xx(client: httpx.Client, loaded: str, sql
 def test_chunked_streams_and_reports_late_errors_in_the_body(client: httpx.Client, loaded: str) -> None:
     sql = "SELECT CAST(CASE WHEN i < 3000000 THEN '1' ELSE 'x' END AS INTEGER) AS v FROM range(4000000) t(i)"
     with client.stream(
-        "POST", "/api/v1/sql", params={"db": loaded, "chunked": "true"}, content=sql,
+        "POST",
+        "/api/v1/sql",
+        params={"db": loaded, "chunked": "true"},
+        content=sql,
         headers={"Accept": "application/nd-json"},
     ) as r:
         assert r.status_code == 200
@@ -134,7 +137,9 @@ def test_catalog_statements(client: httpx.Client) -> None:
 def test_members_cannot_change_databases(server: RunningServer, client: httpx.Client) -> None:
     created = subprocess.run(
         [sys.executable, "-m", "heron", "user", "create", "member1", "--data-dir", str(server.data_dir)],
-        input=b"member-password\n", check=False, capture_output=True,
+        input=b"member-password\n",
+        check=False,
+        capture_output=True,
     )
     assert created.returncode == 0, created.stderr
     with httpx.Client(base_url=server.url, auth=("member1", "member-password")) as member:

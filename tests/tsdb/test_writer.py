@@ -83,9 +83,13 @@ def test_a_tag_cannot_become_a_field(store: tuple[duckdb.DuckDBPyConnection, Wri
 
 def test_unknown_schema_is_database_not_found(store: tuple[duckdb.DuckDBPyConnection, Writer]) -> None:
     _con, writer = store
-    future = writer.submit(tenant="cnosdb", database="nope", schema="cnosdb/nope", batches=[
-        _batch("cpu", [1], {}, {"v": pa.array([1.0])})
-    ], atomic=True)
+    future = writer.submit(
+        tenant="cnosdb",
+        database="nope",
+        schema="cnosdb/nope",
+        batches=[_batch("cpu", [1], {}, {"v": pa.array([1.0])})],
+        atomic=True,
+    )
     with pytest.raises(DatabaseNotFound, match="CREATE DATABASE nope"):
         future.result(10)
 
@@ -101,8 +105,11 @@ def test_full_queue_answers_overloaded_and_loses_nothing_queued(
         for i in range(100):
             futures.append(
                 writer.submit(
-                    tenant="cnosdb", database="public", schema=SCHEMA,
-                    batches=[_batch("q", [i, i + 1000], {}, {"v": pa.array([1.0, 2.0])})], atomic=True,
+                    tenant="cnosdb",
+                    database="public",
+                    schema=SCHEMA,
+                    batches=[_batch("q", [i, i + 1000], {}, {"v": pa.array([1.0, 2.0])})],
+                    atomic=True,
                 )
             )
     assert info.value.retry_after_seconds >= 1
@@ -120,8 +127,13 @@ def test_waiting_requests_share_one_commit(store: tuple[duckdb.DuckDBPyConnectio
     writer.call(lambda _c: gate.wait(10))
     before = writer.commits
     futures = [
-        writer.submit(tenant="cnosdb", database="public", schema=SCHEMA,
-                      batches=[_batch("g", [i], {"h": [str(i)]}, {"v": pa.array([float(i)])})], atomic=True)
+        writer.submit(
+            tenant="cnosdb",
+            database="public",
+            schema=SCHEMA,
+            batches=[_batch("g", [i], {"h": [str(i)]}, {"v": pa.array([float(i)])})],
+            atomic=True,
+        )
         for i in range(5)
     ]
     gate.set()
