@@ -11,7 +11,7 @@ from functools import partial
 from fastapi import FastAPI
 
 from heron import __version__
-from heron.api import health, servers, sql, write
+from heron.api import health, push_n9e, servers, sql, write
 from heron.api.errors import install_error_handlers
 from heron.api.services import Services
 from heron.tsdb.names import schema_for
@@ -82,6 +82,9 @@ def create_app(svc: Services) -> FastAPI:
         write.influx_v2,
         sql.router,
         servers.router,
+        push_n9e.n9e,
+        push_n9e.datadog,
+        push_n9e.cnosdb,
     ):
         app.include_router(router)
     return app
