@@ -11,7 +11,7 @@ from functools import partial
 from fastapi import FastAPI
 
 from heron import __version__
-from heron.api import health, push_n9e, servers, sql, write
+from heron.api import health, logs, push_n9e, servers, sql, traces, write
 from heron.api.errors import install_error_handlers
 from heron.api.services import Services
 from heron.tsdb.names import schema_for
@@ -85,6 +85,11 @@ def create_app(svc: Services) -> FastAPI:
         push_n9e.n9e,
         push_n9e.datadog,
         push_n9e.cnosdb,
+        logs.cnosdb,
+        logs.elasticsearch,
+        logs.loki,
+        traces.cnosdb,
+        traces.otlp,
     ):
         app.include_router(router)
     return app

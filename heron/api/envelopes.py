@@ -54,10 +54,46 @@ def n9e_error(err: HeronError) -> tuple[int, dict[str, Any]]:
     return err.status, {"dat": None, "err": err.message}
 
 
+def nezha_v0_error(err: HeronError) -> tuple[int, dict[str, Any]]:
+    """Nezha v0: ``{"code", "message", "result"}``; ``code`` repeats the HTTP status (0 means success)."""
+    return err.status, {"code": err.status, "message": err.message, "result": None}
+
+
+def oitc_error(err: HeronError) -> tuple[int, dict[str, Any]]:
+    """openITCOCKPIT (CakePHP's JSON errors): ``{"message", "code"}``."""
+    return err.status, {"message": err.message, "code": err.status}
+
+
+_ES_ERROR_TYPES = {
+    400: "illegal_argument_exception",
+    401: "security_exception",
+    403: "security_exception",
+    404: "resource_not_found_exception",
+    413: "content_too_long_exception",
+    429: "es_rejected_execution_exception",
+}
+
+
+def elasticsearch_error(err: HeronError) -> tuple[int, dict[str, Any]]:
+    """Elasticsearch: ``{"error": {"root_cause", "type", "reason"}, "status"}``, as shippers log it."""
+    kind = "parse_exception" if isinstance(err, ParseError) else _ES_ERROR_TYPES.get(err.status, "exception")
+    cause = {"type": kind, "reason": err.message}
+    return err.status, {"error": {"root_cause": [cause], **cause}, "status": err.status}
+
+
+def loki_error(err: HeronError) -> tuple[int, dict[str, Any]]:
+    """Loki: ``{"status": "error", "error": "..."}``; Loki's clients log the body as it is."""
+    return err.status, {"status": "error", "error": err.message}
+
+
 FAMILIES: dict[str, Envelope] = {
     "n9e": n9e_error,
     "heron": native_error,
     "cnosdb": cnosdb_error,
     "influxdb-v1": influx1_error,
     "influxdb-v2": influx2_error,
+    "nezha-v0": nezha_v0_error,
+    "oitc": oitc_error,
+    "elasticsearch": elasticsearch_error,
+    "loki": loki_error,
 }
