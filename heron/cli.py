@@ -1,4 +1,4 @@
-"""The ``heron`` command: ``serve``, ``user``, ``config show`` and ``--version``.
+"""The ``heron`` command: ``serve``, ``user``, ``token``, ``config show`` and ``--version``.
 
 An expected failure prints ``Error: ...`` on stderr and exits 1; a usage error exits 2.
 """
@@ -10,10 +10,14 @@ import getpass
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from heron import __version__
 from heron.config import ConfigError, Settings, load_settings
 from heron.core.errors import HeronError
+
+if TYPE_CHECKING:
+    from heron.meta.db import MetaStore
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -36,6 +40,19 @@ def _parser() -> argparse.ArgumentParser:
     passwd = user_sub.add_parser("passwd", help="set a user's password (asks for it)", parents=[common])
     passwd.add_argument("username")
     user_sub.add_parser("list", help="list users", parents=[common])
+    delete = user_sub.add_parser("delete", help="delete a user with their tokens, keys and sessions", parents=[common])
+    delete.add_argument("username")
+
+    token = sub.add_parser("token", help="manage personal API tokens")
+    token_sub = token.add_subparsers(dest="token_command", metavar="ACTION", required=True)
+    token_create = token_sub.add_parser("create", help="create a token for a user; prints it once", parents=[common])
+    token_create.add_argument("username")
+    token_create.add_argument("--note", default="", help="what the token is for")
+    token_create.add_argument("--expires-in", metavar="DURATION", help="lifetime such as 30d or 12h (default: never)")
+    token_list = token_sub.add_parser("list", help="list tokens (never their secrets)", parents=[common])
+    token_list.add_argument("username", nargs="?", help="only this user's tokens")
+    token_revoke = token_sub.add_parser("revoke", help="delete a token by id", parents=[common])
+    token_revoke.add_argument("id", type=int)
 
     config = sub.add_parser("config", help="show the effective configuration", parents=[common])
     config.add_argument("action", choices=("show",))
@@ -56,17 +73,23 @@ def _ask_password() -> str:
     return first
 
 
-def _user_command(args: argparse.Namespace, settings: Settings) -> None:
-    from sqlalchemy import select
-
-    from heron.auth.users import UserDirectory
+def _open_meta(settings: Settings) -> MetaStore:
     from heron.meta.db import MetaStore, make_engine, migrate
-    from heron.meta.models import User
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.meta_database_url)
     migrate(engine)
-    meta = MetaStore(engine)
+    return MetaStore(engine)
+
+
+def _user_command(args: argparse.Namespace, settings: Settings) -> None:
+    from sqlalchemy import select
+
+    from heron.auth.users import UserDirectory
+    from heron.meta.models import User
+
+    meta = _open_meta(settings)
+    engine = meta.engine
     users = UserDirectory(meta)
     if args.user_command == "create":
         users.create(args.username, _ask_password(), role=args.role)
@@ -74,11 +97,56 @@ def _user_command(args: argparse.Namespace, settings: Settings) -> None:
     elif args.user_command == "passwd":
         users.set_password(args.username, _ask_password())
         print(f"password of '{args.username}' changed")
+    elif args.user_command == "delete":
+        user_id = users.user_id_of(args.username)
+        if user_id is None:
+            raise HeronError(f"user '{args.username}' does not exist")
+        users.delete(user_id)
+        print(f"deleted user '{args.username}'")
     else:
         with meta.session() as s:
             for u in s.scalars(select(User).order_by(User.username)):
                 print(f"{u.username}\t{u.role}\t{u.created_at:%Y-%m-%d %H:%M}")
     engine.dispose()
+
+
+def _token_command(args: argparse.Namespace, settings: Settings) -> None:
+    """Tokens from the command line: how a first script gets a credential without the API."""
+    from datetime import UTC, datetime, timedelta
+
+    from heron.auth.tokens import TokenStore
+    from heron.auth.users import UserDirectory
+    from heron.core.timeprec import parse_duration_seconds
+
+    meta = _open_meta(settings)
+    users, tokens = UserDirectory(meta), TokenStore(meta)
+    try:
+        if args.token_command == "create":
+            user_id = users.user_id_of(args.username)
+            if user_id is None:
+                raise HeronError(f"user '{args.username}' does not exist")
+            expires = None
+            if args.expires_in:
+                expires = datetime.now(UTC) + timedelta(seconds=parse_duration_seconds(args.expires_in))
+            info, secret = tokens.create(user_id, args.note, expires_at=expires)
+            print(f"token {info.id} for '{args.username}' (shown once, store it now):")
+            print(secret)
+        elif args.token_command == "list":
+            owner = None
+            if args.username:
+                owner = users.user_id_of(args.username)
+                if owner is None:
+                    raise HeronError(f"user '{args.username}' does not exist")
+            for t in tokens.list(owner):
+                used = f"{t.last_used_at:%Y-%m-%d %H:%M}" if t.last_used_at else "never used"
+                expires_text = f"expires {t.expires_at:%Y-%m-%d %H:%M}" if t.expires_at else "no expiry"
+                created = f"{t.created_at:%Y-%m-%d %H:%M}"
+                print(f"{t.id}\t{t.username}\t{t.hint}...\t{created}\t{used}\t{expires_text}\t{t.note}")
+        else:
+            tokens.delete(args.id)
+            print(f"token {args.id} revoked")
+    finally:
+        meta.engine.dispose()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -97,6 +165,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             serve(settings)
         elif args.command == "user":
             _user_command(args, settings)
+        elif args.command == "token":
+            _token_command(args, settings)
         elif args.command == "config":
             for key, value, help_text in settings.public_items():
                 print(f"{key} = {value}    # {help_text}")

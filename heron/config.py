@@ -32,7 +32,9 @@ class Settings:
     """Everything that can be configured, with the defaults of the embedded mode."""
 
     data_dir: Path = field(default=Path("data"), metadata=_help("where metadata and time series live"))
-    listen: str = field(default="127.0.0.1:8902", metadata=_help("HOST:PORT to serve HTTP on; port 0 picks a free port"))
+    listen: str = field(
+        default="127.0.0.1:8902", metadata=_help("HOST:PORT to serve HTTP on; port 0 picks a free port")
+    )
     meta_url: str = field(
         default="",
         metadata=_help("SQLAlchemy URL of the metadata database; empty means SQLite in the data directory"),
@@ -41,7 +43,9 @@ class Settings:
         default="",
         metadata=_help("password for the 'admin' user created on first start; empty means a random one, printed once"),
     )
-    max_body_bytes: int = field(default=64 * 1024 * 1024, metadata=_help("largest request body accepted, after decompression"))
+    max_body_bytes: int = field(
+        default=64 * 1024 * 1024, metadata=_help("largest request body accepted, after decompression")
+    )
     max_write_queue_rows: int = field(
         default=2_000_000, metadata=_help("rows waiting for the writer before new writes get 429")
     )
@@ -51,20 +55,29 @@ class Settings:
         default=256 * 1024 * 1024, metadata=_help("largest SQL result returned (not chunked); chunked results stream")
     )
     max_result_rows: int = field(default=10_000_000, metadata=_help("most rows one SQL query may return"))
-    duckdb_memory_limit: str = field(default="", metadata=_help("DuckDB memory limit such as '4GB'; empty means DuckDB's default"))
+    duckdb_memory_limit: str = field(
+        default="", metadata=_help("DuckDB memory limit such as '4GB'; empty means DuckDB's default")
+    )
     duckdb_checkpoint_wal_size: str = field(
         default="128MB",
-        metadata=_help("write-ahead log size that triggers a checkpoint; larger batches compression (faster ingest, longer restart)"),
+        metadata=_help(
+            "WAL size that triggers a checkpoint; larger means faster ingest and a longer restart after a crash"
+        ),
     )
     duckdb_threads: int = field(default=0, metadata=_help("DuckDB worker threads; 0 means one per core"))
     retention_interval_seconds: float = field(default=60.0, metadata=_help("how often expired data is deleted"))
-    default_ttl: str = field(default="INF", metadata=_help("TTL of databases created without one ('INF' keeps data forever)"))
+    default_ttl: str = field(
+        default="INF", metadata=_help("TTL of databases created without one ('INF' keeps data forever)")
+    )
     auth_cache_seconds: float = field(
-        default=60.0, metadata=_help("how long a verified Basic credential is remembered, so ingest does not pay Argon2 per request")
+        default=60.0,
+        metadata=_help("how long a verified Basic credential is remembered, so ingest does not pay Argon2 per request"),
     )
     push_enabled: bool = field(
         default=True,
-        metadata=_help("serve the agent push routes (OpenTSDB, Open-Falcon, remote write, Datadog, logs, traces); off answers 404"),
+        metadata=_help(
+            "serve the agent push routes (OpenTSDB, Open-Falcon, remote write, Datadog, logs, traces); off answers 404"
+        ),
     )
     push_basic_auth: str = field(
         default="",
@@ -74,10 +87,29 @@ class Settings:
         default=False,
         metadata=_help("accept pushes without credentials (Nightingale's open mode); never on by default"),
     )
-    host_offline_seconds: float = field(
-        default=180.0, metadata=_help("a host not seen for this long is shown offline")
-    )
+    host_offline_seconds: float = field(default=180.0, metadata=_help("a host not seen for this long is shown offline"))
     log_level: str = field(default="info", metadata=_help("debug, info, warning or error"))
+    session_ttl_seconds: float = field(
+        default=86400.0, metadata=_help("how long a login (JWT or UI session cookie) lasts unless refreshed")
+    )
+    login_attempts_per_minute: int = field(
+        default=10, metadata=_help("logins allowed per minute from one address and for one username, right or wrong")
+    )
+    auth_max_failures: int = field(
+        default=10,
+        metadata=_help("wrong passwords, tokens or API keys from one address within the window that ban it"),
+    )
+    auth_failure_window_seconds: float = field(
+        default=600.0, metadata=_help("window in which failures count towards a ban")
+    )
+    auth_ban_seconds: float = field(default=900.0, metadata=_help("how long a banned address stays banned"))
+    real_ip_header: str = field(
+        default="",
+        metadata=_help("client-address header set by a trusted reverse proxy (e.g. X-Real-IP); empty uses the peer"),
+    )
+    cookie_secure: bool = field(
+        default=False, metadata=_help("mark the session cookie Secure on plain HTTP too (behind a TLS proxy)")
+    )
 
     def public_items(self) -> list[tuple[str, str, str]]:
         """(key, value, help) for display, secrets masked."""
@@ -137,6 +169,15 @@ def _validate(settings: Settings) -> Settings:
     if not host or not port.isdigit() or not 0 <= int(port) <= 65535:
         raise ConfigError(f"invalid value for 'listen': {settings.listen!r}; expected HOST:PORT such as 127.0.0.1:8902")
     for name in ("max_body_bytes", "max_write_queue_rows", "max_commit_rows", "max_result_bytes", "max_result_rows"):
+        if getattr(settings, name) <= 0:
+            raise ConfigError(f"invalid value for '{name}': {getattr(settings, name)}; it must be positive")
+    for name in (
+        "session_ttl_seconds",
+        "login_attempts_per_minute",
+        "auth_max_failures",
+        "auth_failure_window_seconds",
+        "auth_ban_seconds",
+    ):
         if getattr(settings, name) <= 0:
             raise ConfigError(f"invalid value for '{name}': {getattr(settings, name)}; it must be positive")
     if settings.query_timeout_seconds <= 0:

@@ -11,9 +11,28 @@ from functools import partial
 from fastapi import FastAPI
 
 from heron import __version__
-from heron.api import health, logs, push_n9e, servers, sql, traces, write
+from heron.api import (
+    apikeys,
+    docs,
+    health,
+    logs,
+    push_n9e,
+    servers,
+    session,
+    settings,
+    sql,
+    tokens,
+    traces,
+    users,
+    waf,
+    write,
+)
+from heron.api.compat import n9e as n9e_compat
+from heron.api.compat import oitc as oitc_compat
 from heron.api.errors import install_error_handlers
 from heron.api.services import Services
+from heron.auth.principal import Authenticator
+from heron.auth.ratelimit import WafPolicy
 from heron.tsdb.names import schema_for
 from heron.tsdb.retention import expire
 
@@ -73,7 +92,9 @@ def create_app(svc: Services) -> FastAPI:
         redoc_url=None,
     )
     app.state.services = svc
+    app.state.auth = _authenticator(svc)
     install_error_handlers(app)
+    docs.install_openapi(app)
     for router in (
         health.cnosdb,
         health.influx,
@@ -92,4 +113,33 @@ def create_app(svc: Services) -> FastAPI:
         traces.otlp,
     ):
         app.include_router(router)
+    for router in (
+        session.public,
+        session.signed_in,
+        session.admin,
+        users.admin,
+        users.profile,
+        tokens.router,
+        apikeys.router,
+        settings.public,
+        settings.admin,
+        waf.router,
+        n9e_compat.router,
+        oitc_compat.router,
+        oitc_compat.admin,
+        docs.router,
+    ):
+        app.include_router(router)
     return app
+
+
+def _authenticator(svc: Services) -> Authenticator:
+    """Credential checks over the metadata store; creates the JWT signing key on first start."""
+    s = svc.settings
+    policy = WafPolicy(
+        max_failures=s.auth_max_failures,
+        failure_window_seconds=s.auth_failure_window_seconds,
+        ban_seconds=s.auth_ban_seconds,
+        login_attempts_per_minute=s.login_attempts_per_minute,
+    )
+    return Authenticator(svc.meta, svc.users, policy=policy, session_ttl_seconds=s.session_ttl_seconds)
