@@ -54,21 +54,31 @@ async def run_sql(
         return Response(body, media_type=media)
 
     svc.namespaces.get(tenant, db)
-    stream = await run_in_threadpool(
-        run_select,
-        svc.tsdb,
-        schema_for(tenant, db),
-        sql,
-        timeout_seconds=svc.settings.query_timeout_seconds,
-        max_rows=svc.settings.max_result_rows,
-    )
+    schema = schema_for(tenant, db)
+
+    def start() -> QueryStream:
+        return run_select(
+            svc.tsdb,
+            schema,
+            sql,
+            timeout_seconds=svc.settings.query_timeout_seconds,
+            max_rows=svc.settings.max_result_rows,
+            tables=svc.writer.table_names(schema),
+        )
+
     if chunked:
+        stream = await run_in_threadpool(start)
         return StreamingResponse(_stream(stream, fmt), media_type=media)
-    try:
-        body = await run_in_threadpool(_collect, stream, fmt, svc.settings.max_result_bytes)
-    finally:
-        stream.close()
-    return Response(body, media_type=media)
+
+    def run() -> bytes:
+        # One worker-thread hop for the whole query: start, fetch, encode.
+        stream = start()
+        try:
+            return _collect(stream, fmt, svc.settings.max_result_bytes)
+        finally:
+            stream.close()
+
+    return Response(await run_in_threadpool(run), media_type=media)
 
 
 def _collect(stream: QueryStream, fmt: str, max_bytes: int) -> bytes:

@@ -17,8 +17,12 @@ Defence in depth, outermost first:
 from __future__ import annotations
 
 import contextlib
+import heapq
+import itertools
 import threading
-from collections.abc import Iterator
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import duckdb
@@ -104,6 +108,75 @@ def _check_node(node: Any, allowed: set[str]) -> None:
         _check_node(value, allowed)
 
 
+class _Watchdog:
+    """One thread that fires deadlines, instead of a timer thread per query."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._heap: list[tuple[float, int, _Watch]] = []
+        self._seq = itertools.count()
+        self._thread: threading.Thread | None = None
+
+    def watch(self, delay_seconds: float, callback: Callable[[], None]) -> _Watch:
+        handle = _Watch(callback)
+        with self._cond:
+            heapq.heappush(self._heap, (time.monotonic() + delay_seconds, next(self._seq), handle))
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="heron-query-watchdog", daemon=True)
+                self._thread.start()
+            self._cond.notify()
+        return handle
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._heap:
+                    self._cond.wait()
+                deadline, _, handle = self._heap[0]
+                wait = deadline - time.monotonic()
+                if wait > 0:
+                    self._cond.wait(wait)
+                    continue
+                heapq.heappop(self._heap)
+            handle.fire()
+
+
+class _Watch:
+    def __init__(self, callback: Callable[[], None]) -> None:
+        self._callback: Callable[[], None] | None = callback
+
+    def cancel(self) -> None:
+        self._callback = None
+
+    def fire(self) -> None:
+        callback, self._callback = self._callback, None
+        if callback is not None:
+            callback()
+
+
+_WATCHDOG = _Watchdog()
+
+#: SQL texts already checked against a set of tables; repeated dashboard queries skip the
+#: syntax-tree walk. Keyed by the table-name snapshot, so a new table invalidates nothing
+#: wrongly (a different snapshot is a different key).
+_CHECKED: OrderedDict[tuple[str, frozenset[str]], None] = OrderedDict()
+_CHECKED_MAX = 1024
+_CHECKED_LOCK = threading.Lock()
+
+
+def _check_cached(cur: duckdb.DuckDBPyConnection, sql: str, tables: frozenset[str]) -> None:
+    key = (sql, tables)
+    with _CHECKED_LOCK:
+        if key in _CHECKED:
+            _CHECKED.move_to_end(key)
+            return
+    check_select(cur, sql, set(tables))
+    with _CHECKED_LOCK:
+        _CHECKED[key] = None
+        if len(_CHECKED) > _CHECKED_MAX:
+            _CHECKED.popitem(last=False)
+
+
 class QueryStream:
     """A running query: iterate Arrow batches; ``close()`` always, even after an error."""
 
@@ -112,7 +185,7 @@ class QueryStream:
         cur: duckdb.DuckDBPyConnection,
         reader: pa.RecordBatchReader,
         *,
-        timer: threading.Timer,
+        timer: _Watch,
         max_rows: int,
         interrupted: threading.Event,
         timeout_seconds: float,
@@ -159,8 +232,12 @@ def run_select(
     *,
     timeout_seconds: float,
     max_rows: int,
+    tables: frozenset[str] | None = None,
 ) -> QueryStream:
-    """Check and start ``sql`` in ``schema``; the caller iterates and closes the stream."""
+    """Check and start ``sql`` in ``schema``; the caller iterates and closes the stream.
+
+    ``tables`` (lower-case names) saves a catalog scan when the caller already knows them.
+    """
     cur = con.cursor()
     interrupted = threading.Event()
 
@@ -168,13 +245,13 @@ def run_select(
         interrupted.set()
         cur.interrupt()
 
-    timer = threading.Timer(timeout_seconds, _interrupt)
-    timer.daemon = True
+    timer = _WATCHDOG.watch(timeout_seconds, _interrupt)
     try:
         cur.execute(f"SET search_path = '{quote_ident(schema)},{MACRO_SCHEMA}'")
-        tables = {t.lower() for t in list_tables(cur, schema)}
-        check_select(cur, sql, tables)
-        timer.start()
+        if tables is None:
+            check_select(cur, sql, {t.lower() for t in list_tables(cur, schema)})
+        else:
+            _check_cached(cur, sql, tables)
         relation = cur.sql(sql)
         if relation is None:
             raise SqlRejected("the statement returns no rows")

@@ -22,6 +22,9 @@ log = logging.getLogger(__name__)
 #: CnosDB's time-series functions, as DuckDB macros. ``time_window`` returns the window's
 #: start (CnosDB returns a start/end struct; the start is what GROUP BY needs).
 _MACROS = (
+    # DuckDB's now() is TIMESTAMP WITH TIME ZONE, which does not compare with the
+    # TIMESTAMP_NS time column; CnosDB's now() is a plain UTC timestamp, so is Heron's.
+    "CREATE OR REPLACE MACRO {s}.now() AS timezone('UTC', get_current_timestamp())",
     "CREATE OR REPLACE MACRO {s}.time_window(t, w) AS time_bucket(CAST(w AS INTERVAL), t)",
     "CREATE OR REPLACE MACRO {s}.date_bin(stride, t, origin := TIMESTAMP '1970-01-01 00:00:00')"
     " AS time_bucket(CAST(stride AS INTERVAL), t, origin)",

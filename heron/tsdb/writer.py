@@ -119,6 +119,7 @@ class Writer:
         self._pending_rows = 0
         self._lock = threading.Lock()
         self._catalog: dict[str, dict[str, _Table]] = {}
+        self._table_names: dict[str, frozenset[str]] = {}
         self._load_catalog()
         self.rows_written = 0
         self.commits = 0
@@ -155,6 +156,14 @@ class Writer:
     @property
     def pending_rows(self) -> int:
         return self._pending_rows
+
+    def table_names(self, schema: str) -> frozenset[str]:
+        """Lower-case names of the committed tables of ``schema``.
+
+        A snapshot the writer replaces after each commit that adds tables, so readers
+        (the SQL sandbox) need not scan DuckDB's catalog on every query.
+        """
+        return self._table_names.get(schema, frozenset())
 
     def close(self) -> None:
         """Finish what is queued, checkpoint, and stop the thread."""
@@ -351,6 +360,11 @@ class Writer:
             tbl = self._catalog[schema][key]
             for col in cols:
                 tbl.columns.setdefault(col.name.lower(), col)
+        if plan.new_tables:
+            self._publish_table_names()
+
+    def _publish_table_names(self) -> None:
+        self._table_names = {schema: frozenset(tables) for schema, tables in self._catalog.items()}
 
     def _load_catalog(self) -> None:
         started = time.perf_counter()
@@ -364,6 +378,7 @@ class Writer:
                         tbl.columns[info.name.lower()] = _Column(info.name, info.sql_type, info.kind)
                 tables[name.lower()] = tbl
         self._catalog = catalog
+        self._publish_table_names()
         log.debug("catalog loaded", extra={"seconds": round(time.perf_counter() - started, 4)})
 
 

@@ -89,6 +89,8 @@ def test_time_series_functions_work(con: duckdb.DuckDBPyConnection) -> None:
     assert t.column("m").to_pylist() == [3.0, 2.0]
     t = _run(con, "SELECT first(time, v) AS f, last(time, v) AS l FROM cpu")
     assert (t.column("f")[0].as_py(), t.column("l")[0].as_py()) == (1.0, 2.0)
+    t = _run(con, "SELECT count(*) AS n FROM cpu WHERE time > now() - INTERVAL '100 years' AND time < now()")
+    assert t.column("n").to_pylist() == [3]
     t = _run(con, "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r WHERE n < 3) SELECT n FROM r")
     assert t.column("n").to_pylist() == [1, 2, 3]
     t = _run(con, "WITH hosts AS (SELECT DISTINCT host FROM cpu) SELECT * FROM hosts")
