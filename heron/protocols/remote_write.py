@@ -1,0 +1,452 @@
+"""Prometheus remote write: snappy-compressed protobuf bodies into one batch per metric.
+
+Specifications: 1.0 https://prometheus.io/docs/specs/remote_write_spec/ and 2.0
+https://prometheus.io/docs/specs/remote_write_spec_2_0/ (messages in ``heron/protocols/_pb``)::
+
+    prometheus.WriteRequest         { repeated TimeSeries timeseries = 1;
+                                      repeated MetricMetadata metadata = 3; }
+      TimeSeries                    { repeated Label labels = 1; repeated Sample samples = 2;
+                                      repeated Exemplar exemplars = 3; repeated Histogram histograms = 4; }
+      Label                         { string name = 1; string value = 2; }
+      Sample                        { double value = 1; int64 timestamp = 2; }   (milliseconds)
+
+    io.prometheus.write.v2.Request  { repeated string symbols = 4; repeated TimeSeries timeseries = 5; }
+      TimeSeries                    { repeated uint32 labels_refs = 1; repeated Sample samples = 2; ... }
+
+The body is snappy's *block* format (not the framed one), see :func:`decompress_snappy_block`.
+
+Each series becomes rows of the table named by its ``__name__`` label; its other labels are
+tags and each sample is a row with the float field ``value``, its time in nanoseconds.
+Where Heron decides what the specifications leave open:
+
+* A label with an empty value is absent, as in Prometheus.
+* A series without ``__name__``, with an empty label name or with one label name twice is
+  dropped and counted with the reason (Prometheus's own receiver does the same); the rest of
+  the request is kept. So are samples whose time does not fit in int64 nanoseconds.
+* Labels named ``time`` or ``value`` (in any case) would collide with the two columns every
+  metric table has; they are stored as ``label_time`` and ``label_value``.
+* Exemplars, native histograms and metadata are counted and not stored (yet).
+* ``ident_fallback`` (Nightingale): a series without an ``ident`` label whose
+  ``agent_hostname`` label is set gets that label renamed to ``ident``.
+
+Two decoders give the same :class:`Decoded` arrays: the vectorised one in
+:mod:`heron.protocols._remote_write_fast`, and a reference decoder over the upb-generated
+message classes that takes whatever the fast one refuses and names what is wrong.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cramjam
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
+from google.protobuf.message import DecodeError
+
+from heron.core.batch import Batch
+from heron.core.errors import BadRequest, ParseError, PayloadTooLarge
+from heron.protocols._pb import remote_write_v1_pb2 as v1
+from heron.protocols._pb import remote_write_v2_pb2 as v2
+from heron.protocols._remote_write_fast import Decoded, Refused, decode_v1, decode_v2
+
+__all__ = [
+    "WRITE_REQUEST_V1",
+    "WRITE_REQUEST_V2",
+    "RemoteWriteResult",
+    "decompress_snappy_block",
+    "parse_remote_write",
+]
+
+#: The message names a ``Content-Type: application/x-protobuf;proto=...`` parameter uses.
+WRITE_REQUEST_V1 = "prometheus.WriteRequest"
+WRITE_REQUEST_V2 = "io.prometheus.write.v2.Request"
+
+NAME_LABEL = "__name__"
+IDENT_LABEL = "ident"
+VALUE_FIELD = "value"
+#: Prefix given to labels whose names collide with a metric table's own columns.
+RENAMED_LABEL_PREFIX = "label_"
+_RESERVED_NAMES = frozenset({"time", VALUE_FIELD})
+#: Default cap on the reasons a result keeps; ``dropped_series`` still counts every one.
+DEFAULT_MAX_PROBLEMS = 10
+
+_NS_PER_MS = 1_000_000
+_MAX_ABS_MS = (2**63 - 1) // _NS_PER_MS
+_FRAMED_SNAPPY_MAGIC = b"\xff\x06\x00\x00sNaPpY"
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteWriteResult:
+    """What one request held: batches to write, and what was dropped or ignored."""
+
+    batches: list[Batch]  # one per metric, rows in request order
+    samples: int  # float samples in ``batches``
+    dropped_samples: int  # samples of dropped series, or with a time out of range
+    dropped_series: int
+    problems: list[str] = field(default_factory=list)  # why, for the first few
+    idents: list[str] = field(default_factory=list)  # distinct ``ident`` values of kept series
+    exemplars: int = 0
+    histograms: int = 0
+    metadata: int = 0
+
+
+def decompress_snappy_block(raw: bytes, *, max_bytes: int) -> bytes:
+    """Decode a snappy block, refusing before allocation if it would exceed ``max_bytes``.
+
+    A block starts with its uncompressed length as a varint, so the size is known (and
+    checked by the decoder) before any output is produced: 413 if too large, 400 if corrupt.
+    """
+    if not raw:
+        return b""
+    if raw.startswith(_FRAMED_SNAPPY_MAGIC):
+        raise BadRequest("the body is framed snappy; remote write uses the snappy block format")
+    try:
+        size = int(cramjam.snappy.decompress_raw_len(raw))
+    except cramjam.DecompressionError as exc:
+        raise BadRequest(f"the body is not valid snappy: {exc}") from exc
+    if size > max_bytes:
+        raise PayloadTooLarge(f"the decompressed body ({size} bytes) exceeds the limit of {max_bytes} bytes")
+    try:
+        return bytes(cramjam.snappy.decompress_raw(raw))
+    except cramjam.DecompressionError as exc:
+        raise BadRequest(f"the body is not valid snappy: {exc}") from exc
+
+
+def parse_remote_write(
+    body: bytes,
+    *,
+    message: str = WRITE_REQUEST_V1,
+    ident_fallback: str | None = None,
+    max_problems: int = DEFAULT_MAX_PROBLEMS,
+) -> RemoteWriteResult:
+    """Decode a (decompressed) remote-write body; raises only :class:`ParseError`.
+
+    ``message`` is :data:`WRITE_REQUEST_V1` or :data:`WRITE_REQUEST_V2`.
+    """
+    return _parse(body, message=message, ident_fallback=ident_fallback, max_problems=max_problems, reference=False)
+
+
+def _parse(
+    body: bytes, *, message: str, ident_fallback: str | None, max_problems: int, reference: bool
+) -> RemoteWriteResult:
+    """:func:`parse_remote_write`; ``reference=True`` skips the vectorised decoder (for tests)."""
+    if message == WRITE_REQUEST_V1:
+        fast, slow = decode_v1, _reference_v1
+    elif message == WRITE_REQUEST_V2:
+        fast, slow = decode_v2, _reference_v2
+    else:
+        raise ValueError(f"unknown remote-write message {message!r}")
+    decoded: Decoded | None = None
+    if not reference:
+        try:
+            decoded = fast(body)
+        except Refused:
+            decoded = None
+    if decoded is None:
+        decoded = slow(body)
+    return _assemble(decoded, ident_fallback=ident_fallback, max_problems=max_problems)
+
+
+# --- the reference decoder ----------------------------------------------------------------
+
+
+def _not_protobuf(message: str) -> ParseError:
+    return ParseError(
+        f"the body is not a valid {message}: its protobuf wire format is damaged or truncated",
+        expected="a snappy-compressed protobuf " + message,
+        got="bytes that do not decode as one",
+    )
+
+
+def _reference_v1(body: bytes) -> Decoded:
+    """Decode with the generated classes, one series at a time."""
+    try:
+        request = v1.WriteRequest.FromString(body)
+    except DecodeError as exc:
+        raise _not_protobuf(WRITE_REQUEST_V1) from exc
+    owners: list[int] = []
+    names: list[str] = []
+    values: list[str] = []
+    sample_owner: list[int] = []
+    sample_value: list[float] = []
+    sample_ms: list[int] = []
+    exemplars = histograms = 0
+    for i, series in enumerate(request.timeseries):
+        for label in series.labels:
+            owners.append(i)
+            names.append(label.name)
+            values.append(label.value)
+        for sample in series.samples:
+            sample_owner.append(i)
+            sample_value.append(sample.value)
+            sample_ms.append(sample.timestamp)
+        exemplars += len(series.exemplars)
+        histograms += len(series.histograms)
+    return _decoded(
+        len(request.timeseries), owners, names, values, sample_owner, sample_value, sample_ms,
+        exemplars=exemplars, histograms=histograms, metadata=len(request.metadata),
+    )  # fmt: skip
+
+
+def _reference_v2(body: bytes) -> Decoded:
+    """Decode 2.0 with the generated classes, resolving label references into the symbols."""
+    try:
+        request = v2.Request.FromString(body)
+    except DecodeError as exc:
+        raise _not_protobuf(WRITE_REQUEST_V2) from exc
+    symbols = list(request.symbols)
+    owners: list[int] = []
+    names: list[str] = []
+    values: list[str] = []
+    sample_owner: list[int] = []
+    sample_value: list[float] = []
+    sample_ms: list[int] = []
+    exemplars = histograms = metadata = 0
+    for i, series in enumerate(request.timeseries):
+        refs = list(series.labels_refs)
+        if len(refs) % 2:
+            raise ParseError(
+                f"series {i + 1} has an odd number of label references ({len(refs)})",
+                expected="name and value references in pairs",
+                got=f"{len(refs)} references",
+            )
+        if refs and max(refs) >= len(symbols):
+            raise ParseError(
+                f"series {i + 1} refers to symbol {max(refs)}, but the request has {len(symbols)} symbols",
+                expected=f"references below {len(symbols)}",
+                got=str(max(refs)),
+            )
+        for j in range(0, len(refs), 2):
+            owners.append(i)
+            names.append(symbols[refs[j]])
+            values.append(symbols[refs[j + 1]])
+        for sample in series.samples:
+            sample_owner.append(i)
+            sample_value.append(sample.value)
+            sample_ms.append(sample.timestamp)
+        exemplars += len(series.exemplars)
+        histograms += len(series.histograms)
+        metadata += series.HasField("metadata")
+    return _decoded(
+        len(request.timeseries), owners, names, values, sample_owner, sample_value, sample_ms,
+        exemplars=exemplars, histograms=histograms, metadata=metadata,
+    )  # fmt: skip
+
+
+def _decoded(
+    series: int,
+    owners: list[int],
+    names: list[str],
+    values: list[str],
+    sample_owner: list[int],
+    sample_value: list[float],
+    sample_ms: list[int],
+    *,
+    exemplars: int,
+    histograms: int,
+    metadata: int,
+) -> Decoded:
+    return Decoded(
+        series=series,
+        label_owner=np.array(owners, dtype=np.int64),
+        names=pa.array(names, type=pa.string()),
+        values=pa.array(values, type=pa.string()),
+        sample_owner=np.array(sample_owner, dtype=np.int64),
+        sample_value=np.array(sample_value, dtype=np.float64),
+        sample_ms=np.array(sample_ms, dtype=np.int64),
+        exemplars=exemplars,
+        histograms=histograms,
+        metadata=metadata,
+    )
+
+
+# --- from labels and samples to batches ---------------------------------------------------
+
+
+def _stored_name(label: str) -> str:
+    return RENAMED_LABEL_PREFIX + label if label.lower() in _RESERVED_NAMES else label
+
+
+class _Problems:
+    """Series to drop, and the first few reasons (for dropped series or single samples)."""
+
+    def __init__(self, series: int, limit: int) -> None:
+        self.bad = np.zeros(series, dtype=bool)
+        self._found: list[tuple[int, str]] = []
+        self._limit = limit
+
+    def drop(self, series: npt.NDArray[np.int64], reason: str) -> None:
+        """Drop ``series`` (indices); ``reason`` may use ``{n}``, the 1-based series number."""
+        if len(series):
+            self.bad[series] = True
+            for i in np.unique(series)[: self._limit]:
+                self.note(int(i), reason.format(n=int(i) + 1))
+
+    def note(self, series: int, reason: str) -> None:
+        self._found.append((series, reason))
+
+    def reasons(self) -> list[str]:
+        return [text for _, text in sorted(self._found, key=lambda found: found[0])[: self._limit]]
+
+
+def _canonical_codes(label_names: list[str]) -> npt.NDArray[np.int64]:
+    """For each label name, the code of the first name stored in the same column.
+
+    DuckDB column names ignore case, and ``time``/``value`` are renamed, so ``Host`` and
+    ``host`` (or ``value`` and ``label_value``) must be one label, not two columns.
+    """
+    first: dict[str, int] = {}
+    return np.array([first.setdefault(_stored_name(n).lower(), i) for i, n in enumerate(label_names)], dtype=np.int64)
+
+
+def _assemble(d: Decoded, *, ident_fallback: str | None, max_problems: int) -> RemoteWriteResult:
+    """Check series, then pivot labels into tag columns and cut one batch per metric.
+
+    Everything here is whole-array work: label names are dictionary-encoded once, each
+    distinct label name becomes one column over all rows, and rows are sorted by metric so
+    that each metric's batch is a slice of those columns.
+    """
+    encoded = pc.dictionary_encode(d.names)
+    label_names: list[str] = encoded.dictionary.to_pylist()
+    all_codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    # Empty values mean "no such label": keep the others, as positions into d.values.
+    kept = np.flatnonzero(pc.binary_length(d.values).to_numpy(zero_copy_only=False) > 0)
+    owner, codes = d.label_owner[kept], all_codes[kept]
+    problems = _Problems(d.series, max_problems)
+
+    if ident_fallback is not None and ident_fallback in label_names:
+        if IDENT_LABEL not in label_names:
+            label_names.append(IDENT_LABEL)
+        ident, fallback = label_names.index(IDENT_LABEL), label_names.index(ident_fallback)
+        has_ident = np.zeros(d.series, dtype=bool)
+        has_ident[owner[codes == ident]] = True
+        codes = np.where((codes == fallback) & ~has_ident[owner], ident, codes)
+    canonical = _canonical_codes(label_names)
+    codes = canonical[codes]
+
+    if "" in label_names:
+        problems.drop(owner[codes == label_names.index("")], "series {n} has a label with an empty name")
+    for code, twice in _repeated_labels(owner, codes, label_names):
+        problems.drop(twice, f"series {{n}} has the label {label_names[code]!r} more than once")
+    name_code = int(canonical[label_names.index(NAME_LABEL)]) if NAME_LABEL in label_names else -1
+    metric_of_series = np.full(d.series, -1, dtype=np.int64)
+    is_name = codes == name_code
+    metric_of_series[owner[is_name]] = kept[is_name]
+    problems.drop(np.flatnonzero(metric_of_series < 0), "series {n} has no __name__ label")
+
+    in_range = np.abs(d.sample_ms) <= _MAX_ABS_MS
+    for i in np.flatnonzero(~in_range)[:max_problems]:
+        n = int(d.sample_owner[i])
+        problems.note(n, f"series {n + 1}: the timestamp {int(d.sample_ms[i])} ms is out of range")
+    good_series = np.flatnonzero(~problems.bad)
+    rows = np.flatnonzero(~problems.bad[d.sample_owner] & in_range)
+
+    # Metric of each kept row, rows sorted by metric (stable: request order within one).
+    metrics = pc.dictionary_encode(d.values.take(pa.array(metric_of_series[good_series])))
+    metric_names: list[str] = metrics.dictionary.to_pylist()
+    series_metric = np.full(d.series, -1, dtype=np.int64)
+    series_metric[good_series] = metrics.indices.to_numpy(zero_copy_only=False)
+    row_metric = series_metric[d.sample_owner[rows]]
+    order = np.argsort(row_metric, kind="stable")
+    rows, row_metric = rows[order], row_metric[order]
+    row_series = d.sample_owner[rows]
+    bounds = np.concatenate(([0], np.cumsum(np.bincount(row_metric, minlength=len(metric_names)))))
+
+    labels = _Labels(owner, codes, kept, label_names, name_code)
+    columns = _tag_columns(d, labels, row_series, row_metric, len(metric_names))
+    time = pa.array(d.sample_ms[rows] * _NS_PER_MS, type=pa.int64())
+    value = pa.array(d.sample_value[rows], type=pa.float64())
+    lines = pa.array((row_series + 1).astype(np.int32), type=pa.int32())
+    batches = []
+    for m, table in enumerate(metric_names):
+        start, size = int(bounds[m]), int(bounds[m + 1] - bounds[m])
+        if size:
+            batches.append(
+                Batch(
+                    table=table,
+                    time=time.slice(start, size),
+                    tags={name: array.slice(start, size) for name, array, present in columns if present[m]},
+                    fields={VALUE_FIELD: value.slice(start, size)},
+                    lines=lines.slice(start, size),
+                )
+            )
+
+    idents: list[str] = []
+    if IDENT_LABEL in label_names:
+        mine = (codes == canonical[label_names.index(IDENT_LABEL)]) & ~problems.bad[owner]
+        idents = sorted(pc.unique(d.values.take(pa.array(kept[mine]))).to_pylist())
+    return RemoteWriteResult(
+        batches=batches,
+        samples=len(rows),
+        dropped_samples=len(d.sample_owner) - len(rows),
+        dropped_series=int(np.count_nonzero(problems.bad)),
+        problems=problems.reasons(),
+        idents=idents,
+        exemplars=d.exemplars,
+        histograms=d.histograms,
+        metadata=d.metadata,
+    )
+
+
+def _repeated_labels(
+    owner: npt.NDArray[np.int64], codes: npt.NDArray[np.int64], label_names: list[str]
+) -> list[tuple[int, npt.NDArray[np.int64]]]:
+    """Label names given twice in one series: (code, series) pairs.
+
+    Prometheus sends each series' labels sorted by name, so in the usual case strictly
+    increasing name ranks within every series prove there is no repeat, without a sort.
+    """
+    width = len(label_names)
+    if not width:
+        return []
+    rank = np.empty(width, dtype=np.int64)
+    rank[sorted(range(width), key=label_names.__getitem__)] = np.arange(width)
+    ranks = rank[codes]
+    same_series = owner[1:] == owner[:-1]
+    if not np.any(same_series & (ranks[1:] <= ranks[:-1])):
+        return []
+    pairs = np.sort(owner * width + codes)
+    repeated = pairs[1:][pairs[1:] == pairs[:-1]]
+    return [(int(code), repeated[repeated % width == code] // width) for code in np.unique(repeated % width)]
+
+
+@dataclass(frozen=True, slots=True)
+class _Labels:
+    """The labels that count: series of each, name code, position of its value in d.values."""
+
+    owner: npt.NDArray[np.int64]
+    codes: npt.NDArray[np.int64]
+    value_at: npt.NDArray[np.int64]
+    names: list[str]
+    name_code: int
+
+
+def _tag_columns(
+    d: Decoded,
+    labels: _Labels,
+    row_series: npt.NDArray[np.int64],
+    row_metric: npt.NDArray[np.int64],
+    metric_count: int,
+) -> list[tuple[str, pa.Array, list[bool]]]:
+    """One string column over all rows per label name (null where a row's series lacks
+    it), and for each metric whether any of its rows has the label."""
+    many = len(labels.names) > 32  # one sort beats a comparison per name
+    by_code = np.argsort(labels.codes, kind="stable") if many else labels.codes
+    bounds = np.concatenate(([0], np.cumsum(np.bincount(labels.codes, minlength=len(labels.names)))))
+    columns = []
+    for code, label in enumerate(labels.names):
+        if code == labels.name_code or bounds[code] == bounds[code + 1]:
+            continue
+        picked = by_code[bounds[code] : bounds[code + 1]] if many else np.flatnonzero(labels.codes == code)
+        value_of_series = np.full(d.series, -1, dtype=np.int64)
+        value_of_series[labels.owner[picked]] = labels.value_at[picked]
+        at = value_of_series[row_series]
+        present = at >= 0
+        if not present.any():
+            continue
+        array = d.values.take(pa.array(at, mask=~present))
+        in_metric = np.bincount(row_metric[present], minlength=metric_count) > 0
+        columns.append((_stored_name(label), array, in_metric.tolist()))
+    return columns
