@@ -1,0 +1,104 @@
+"""`python -m bench`: install missing peers, run the benchmarks, write results and report.
+
+Exits 1 when a system failed in a benchmark (the results still record the others), so
+`make bench` does not look green when Heron, say, could not start.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench import results
+from bench.ingest import run_ingest
+from bench.procs import machine_busy_seconds
+from bench.progress import say
+from bench.query import run_query
+from bench.remote_write import run_remote_write
+from bench.report import write_report
+
+INSTALL_SCRIPT = Path(__file__).with_name("install-peers.sh")
+PEER_BINARIES = ("influxd", "victoria-metrics", "wrk", "prometheus")
+DEFAULT_DURATION_S = 20
+BUSY_PROBE_S = 2.0
+BUSY_WARN_PERCENT = 25.0
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--only", choices=("ingest", "query", "remote_write"), help="run one benchmark (default: all)")
+    parser.add_argument(
+        "--duration",
+        type=int,
+        default=DEFAULT_DURATION_S,
+        metavar="SECONDS",
+        help=f"wrk run per system in the ingest benchmark (default {DEFAULT_DURATION_S})",
+    )
+    args = parser.parse_args(argv)
+    if args.duration < 5:
+        parser.error("--duration must be at least 5 seconds")
+    return args
+
+
+def ensure_peers() -> None:
+    """Run install-peers.sh only when a peer binary is missing (it needs root and apt)."""
+    missing = [name for name in PEER_BINARIES if shutil.which(name) is None]
+    if not missing:
+        return
+    say(f"installing peers ({', '.join(missing)} missing)")
+    subprocess.run(["sh", str(INSTALL_SCRIPT)], check=True)
+
+
+def warn_if_busy() -> None:
+    """Say when other processes already keep the cores busy: the figures will be noisy."""
+    before = machine_busy_seconds()
+    time.sleep(BUSY_PROBE_S)
+    busy_percent = 100 * (machine_busy_seconds() - before) / BUSY_PROBE_S
+    if busy_percent > BUSY_WARN_PERCENT:
+        say(f"warning: other processes use {busy_percent:.0f}% CPU (of 200%); expect noisy figures")
+
+
+def failures(document: dict[str, Any]) -> list[str]:
+    """Systems that recorded an error in ``document``."""
+    return [
+        f"{document['benchmark']}: {system.get('label', key)}: {system['error']}"
+        for key, system in document["systems"].items()
+        if system.get("error")
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    started = time.monotonic()
+    ensure_peers()
+    warn_if_busy()
+    problems: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="heron-bench-") as temp:
+        workdir = Path(temp)
+        if args.only in (None, "ingest"):
+            document = run_ingest(duration_s=args.duration, workdir=workdir)
+            say(f"wrote {results.write(document)}")
+            problems += failures(document)
+        if args.only in (None, "query"):
+            document = run_query(workdir=workdir)
+            say(f"wrote {results.write(document)}")
+            problems += failures(document)
+        if args.only in (None, "remote_write"):
+            document = run_remote_write(duration_s=args.duration, workdir=workdir)
+            say(f"wrote {results.write(document)}")
+            problems += failures(document)
+    say(f"wrote {write_report()}")
+    say(f"done in {time.monotonic() - started:.0f} s")
+    for problem in problems:
+        print(f"Error: {problem}", file=sys.stderr)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
