@@ -49,7 +49,14 @@ class Settings:
     max_write_queue_rows: int = field(
         default=2_000_000, metadata=_help("rows waiting for the writer before new writes get 429")
     )
-    max_commit_rows: int = field(default=200_000, metadata=_help("most rows the writer commits in one transaction"))
+    max_commit_rows: int = field(default=200_000, metadata=_help("most rows the writer logs in one group commit (one fsync)"))
+    tsdb_flush_interval_seconds: float = field(
+        default=1.0,
+        metadata=_help("longest time acknowledged rows wait in the write-ahead log before DuckDB gets them"),
+    )
+    tsdb_flush_rows: int = field(
+        default=1_000_000, metadata=_help("rows waiting in the write-ahead log that make the writer apply them at once")
+    )
     query_timeout_seconds: float = field(default=30.0, metadata=_help("time limit of one SQL query"))
     max_result_bytes: int = field(
         default=256 * 1024 * 1024, metadata=_help("largest SQL result returned (not chunked); chunked results stream")

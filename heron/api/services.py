@@ -67,5 +67,12 @@ def open_services(settings: Settings) -> Services:
         schema = schema_for(info.tenant, info.name)
         if schema not in existing:
             create_schema(con, schema)
-    writer = Writer(con, max_queue_rows=settings.max_write_queue_rows, max_commit_rows=settings.max_commit_rows)
+    writer = Writer(
+        con,
+        wal_dir=settings.data_dir / "tsdb" / "wal",
+        max_queue_rows=settings.max_write_queue_rows,
+        max_commit_rows=settings.max_commit_rows,
+        flush_rows=settings.tsdb_flush_rows,
+        flush_interval_seconds=settings.tsdb_flush_interval_seconds,
+    )
     return Services(settings, meta, namespaces, users, con, writer, HostRegistry(meta), generated)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 
 import pyarrow as pa
@@ -46,6 +47,8 @@ async def run_sql(
         raise BadRequest("the request body must hold one SQL statement")
     media = CONTENT_TYPES[fmt]
 
+    # Readers see every acknowledged write: apply what waits in the write-ahead log first.
+    await asyncio.wrap_future(svc.writer.sync())
     stmt = parse_catalog_statement(sql) if looks_like_catalog_statement(sql) else None
     if stmt is not None:
         table = await run_catalog_statement(svc, stmt, tenant=tenant, database=db, user=user)

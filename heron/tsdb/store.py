@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+import orjson
 
 from heron.tsdb.names import MACRO_SCHEMA, quote_ident
 
@@ -31,6 +32,20 @@ _MACROS = (
     "CREATE OR REPLACE MACRO {s}.first(t, v) AS arg_min(v, t)",
     "CREATE OR REPLACE MACRO {s}.last(t, v) AS arg_max(v, t)",
 )
+
+
+#: Where the writer records the last write-ahead-log record DuckDB holds, in the same
+#: transaction as the rows (see :mod:`heron.tsdb.wal`). Not visible to user SQL.
+_WAL_STATE = "heron_wal_state"
+
+
+def read_applied_seq(con: duckdb.DuckDBPyConnection) -> int:
+    rows = con.execute(f"SELECT applied_seq FROM {MACRO_SCHEMA}.{_WAL_STATE} WHERE id = 1").fetchall()
+    return int(rows[0][0]) if rows else 0
+
+
+def write_applied_seq(con: duckdb.DuckDBPyConnection, seq: int) -> None:
+    con.execute(f"INSERT OR REPLACE INTO {MACRO_SCHEMA}.{_WAL_STATE} VALUES (1, ?)", [seq])
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +77,9 @@ def open_store(
     con = duckdb.connect(str(path), config=config)
     for macro in _MACROS:
         con.execute(macro.format(s=MACRO_SCHEMA))
+    con.execute(
+        f"CREATE TABLE IF NOT EXISTS {MACRO_SCHEMA}.{_WAL_STATE} (id INTEGER PRIMARY KEY, applied_seq BIGINT NOT NULL)"
+    )
     con.execute("SET enable_external_access = false")
     con.execute("SET lock_configuration = true")
     return con
@@ -84,17 +102,51 @@ def list_tables(con: duckdb.DuckDBPyConnection, schema: str) -> list[str]:
 
 
 def describe_table(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> list[ColumnInfo]:
-    """Columns in order, each marked time, tag or field (tags carry the comment 'tag')."""
-    rows = con.execute(
-        "SELECT column_name, data_type, comment FROM duckdb_columns()"
-        " WHERE database_name = current_database() AND schema_name = ? AND table_name = ? ORDER BY column_index",
-        [schema, table],
-    ).fetchall()
-    out = []
-    for name, sql_type, comment in rows:
-        kind = "time" if name == "time" else ("tag" if comment == "tag" else "field")
-        out.append(ColumnInfo(name=name, sql_type=sql_type, kind=kind))
+    """Columns in order, each marked time, tag or field (see :func:`describe_schemas`)."""
+    return describe_schemas(con, schema=schema, table=table).get(schema, {}).get(table, [])
+
+
+def describe_schemas(
+    con: duckdb.DuckDBPyConnection, *, schema: str | None = None, table: str | None = None
+) -> dict[str, dict[str, list[ColumnInfo]]]:
+    """Every table's columns, in two catalog queries whatever the number of tables.
+
+    Which columns are tags is kept in the table's comment as ``{"tags": [...]}``: one
+    statement per table when tags are added, where a comment per column would cost one
+    statement per column.
+    """
+    where = "database_name = current_database() AND schema_name <> ?"
+    params: list[str] = [MACRO_SCHEMA]
+    if schema is not None:
+        where += " AND schema_name = ?"
+        params.append(schema)
+    if table is not None:
+        where += " AND table_name = ?"
+        params.append(table)
+    tags: dict[tuple[str, str], set[str]] = {}
+    for s, t, comment in con.execute(
+        f"SELECT schema_name, table_name, comment FROM duckdb_tables() WHERE {where}", params
+    ).fetchall():
+        try:
+            tags[(s, t)] = set(orjson.loads(comment or "{}").get("tags", []))
+        except (orjson.JSONDecodeError, AttributeError):
+            tags[(s, t)] = set()
+    out: dict[str, dict[str, list[ColumnInfo]]] = {}
+    for s, t, name, sql_type in con.execute(
+        f"SELECT schema_name, table_name, column_name, data_type FROM duckdb_columns() WHERE {where}"
+        " ORDER BY schema_name, table_name, column_index",
+        params,
+    ).fetchall():
+        if (s, t) not in tags:
+            continue  # a view, not a table
+        kind = "time" if name == "time" else ("tag" if name in tags[(s, t)] else "field")
+        out.setdefault(s, {}).setdefault(t, []).append(ColumnInfo(name=name, sql_type=sql_type, kind=kind))
     return out
+
+
+def tag_comment(tags: list[str]) -> str:
+    """The table comment that records which columns are tags."""
+    return orjson.dumps({"tags": sorted(tags)}).decode()
 
 
 def create_schema(con: duckdb.DuckDBPyConnection, schema: str) -> None:

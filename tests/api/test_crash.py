@@ -13,8 +13,12 @@ from tests.conftest import start_server
 
 
 @pytest.mark.slow
-def test_every_acknowledged_point_survives_sigkill(tmp_path: Path) -> None:
-    srv = start_server(tmp_path / "data", password="crash-test-password")
+@pytest.mark.parametrize("flush_interval", ["0.2", "3600"])
+def test_every_acknowledged_point_survives_sigkill(tmp_path: Path, flush_interval: str) -> None:
+    """With a short flush interval the kill lands mid-apply; with a long one every
+    acknowledged row is only in Heron's write-ahead log and must be replayed at start."""
+    env = {"HERON_TSDB_FLUSH_INTERVAL_SECONDS": flush_interval}
+    srv = start_server(tmp_path / "data", password="crash-test-password", env=env)
     acked: list[set[int]] = [set() for _ in range(3)]
     stop = threading.Event()
 
@@ -45,7 +49,9 @@ def test_every_acknowledged_point_survives_sigkill(tmp_path: Path) -> None:
     total = sum(map(len, acked))
     assert total >= 2_000, "too few writes were acknowledged before the kill"
 
-    again = start_server(tmp_path / "data", password="crash-test-password")
+    again = start_server(tmp_path / "data", password="crash-test-password", env=env)
+    if flush_interval == "3600":
+        assert any("replaying the write-ahead log" in line for line in again.log_lines)
     try:
         with again.client() as c:
             r = c.post("/api/v1/sql", content="SELECT worker, seq FROM acks", headers={"Accept": "application/nd-json"})

@@ -22,7 +22,7 @@ SCHEMA = "cnosdb/public"
 def store(tmp_path: Path) -> Iterator[tuple[duckdb.DuckDBPyConnection, Writer]]:
     con = open_store(tmp_path / "tsdb.duckdb")
     create_schema(con, SCHEMA)
-    writer = Writer(con, max_queue_rows=10, max_commit_rows=1000)
+    writer = Writer(con, wal_dir=tmp_path / "wal", max_queue_rows=10, max_commit_rows=1000)
     yield con, writer
     writer.close()
     con.close()
@@ -39,7 +39,11 @@ def _batch(table: str, times: list[int], tags: dict[str, list[str | None]], fiel
 
 
 def _write(writer: Writer, batches: list[Batch], *, atomic: bool) -> object:
-    return writer.submit(tenant="cnosdb", database="public", schema=SCHEMA, batches=batches, atomic=atomic).result(10)
+    """Write and wait until the rows are in DuckDB (acknowledged rows wait in the log first)."""
+    future = writer.submit(tenant="cnosdb", database="public", schema=SCHEMA, batches=batches, atomic=atomic)
+    result = future.result(10)
+    writer.sync().result(10)
+    return result
 
 
 def test_new_tags_and_fields_become_typed_columns(store: tuple[duckdb.DuckDBPyConnection, Writer]) -> None:
@@ -118,6 +122,7 @@ def test_full_queue_answers_overloaded_and_loses_nothing_queued(
     blocked.result(10)
     for f in futures:
         f.result(10)
+    writer.sync().result(10)
     assert con.execute(f'SELECT count(*) FROM "{SCHEMA}".q').fetchone() == (10,)
 
 
@@ -140,4 +145,5 @@ def test_waiting_requests_share_one_commit(store: tuple[duckdb.DuckDBPyConnectio
     for f in futures:
         f.result(10)
     assert writer.commits == before + 1
+    writer.sync().result(10)
     assert con.execute(f'SELECT count(*) FROM "{SCHEMA}".g').fetchone() == (5,)
