@@ -49,7 +49,9 @@ class Settings:
     max_write_queue_rows: int = field(
         default=2_000_000, metadata=_help("rows waiting for the writer before new writes get 429")
     )
-    max_commit_rows: int = field(default=200_000, metadata=_help("most rows the writer logs in one group commit (one fsync)"))
+    max_commit_rows: int = field(
+        default=200_000, metadata=_help("most rows the writer logs in one group commit (one fsync)")
+    )
     tsdb_flush_interval_seconds: float = field(
         default=1.0,
         metadata=_help("longest time acknowledged rows wait in the write-ahead log before DuckDB gets them"),
