@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: serve test lint bench clean
+.PHONY: serve test test-deps lint bench clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -22,7 +22,10 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check heron
 	$(VENV)/bin/mypy
 
-test: lint
+test-deps:
+	sh bench/install-peers.sh curl prometheus
+
+test: lint test-deps
 	$(PY) -m pytest -q
 
 bench: $(STAMP)

@@ -343,9 +343,7 @@ def test_a_key_that_changes_kind_starts_a_further_batch_of_the_table(
 ) -> None:
     result = parse(body)
     assert result.rejected == 0 and result.points == body.count(b"\n") + 1
-    kinds = [
-        {**{k: "tag" for k in b.tags}, **{k: str(v.type) for k, v in b.fields.items()}} for b in result.batches
-    ]
+    kinds = [{**{k: "tag" for k in b.tags}, **{k: str(v.type) for k, v in b.fields.items()}} for b in result.batches]
     assert kinds == expected
     assert {b.table for b in result.batches} == {"m"}
 
