@@ -65,7 +65,7 @@ def _banner(url: str, settings: Settings, generated_password: str | None) -> Non
             "",
             "  First start: created user 'admin' with this password (shown once, store it now):",
             f"      {generated_password}",
-            "  Change it with: heron user passwd admin",
+            f"  Change it with: heron user passwd admin --data-dir {settings.data_dir.resolve()}",
         ]
     else:
         lines.append("  log in as an existing user (first admin: 'admin', password from HERON_ADMIN_PASSWORD)")
