@@ -32,9 +32,7 @@ from heron.protocols.opentsdb import (
     MetricsResult,
     json_items,
     json_kind,
-    n9e_time_ns,
-    parse_number,
-    short_repr,
+    take_metric_value_time,
 )
 
 __all__ = ["parse_openfalcon_json", "parse_tag_string"]
@@ -61,18 +59,10 @@ def parse_openfalcon_json(body: bytes, *, now_ns: int, max_errors: int = DEFAULT
         if type(item) is not dict:
             rows.reject(line, "expected a metric object", got=json_kind(item))
             continue
-        metric = item.get("metric")
-        if type(metric) is not str or not metric:
-            rows.reject(line, "metric is blank" if metric in (None, "") else "metric must be a string")
+        taken = take_metric_value_time(rows, line, item, now_ns)
+        if taken is None:
             continue
-        value = parse_number(item.get("value"))
-        if isinstance(value, str):
-            rows.reject(line, value, "a number or a numeric string", short_repr(item.get("value")))
-            continue
-        time_ns = n9e_time_ns(item.get("timestamp"), now_ns)
-        if isinstance(time_ns, str):
-            rows.reject(line, time_ns, "Unix seconds or milliseconds", short_repr(item.get("timestamp")))
-            continue
+        metric, value, time_ns = taken
         raw_tags = item.get("tags")
         if raw_tags is not None and type(raw_tags) is not str:
             rows.reject(line, 'tags must be a string of "k=v" pairs', got=json_kind(raw_tags))

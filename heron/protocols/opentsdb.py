@@ -75,6 +75,7 @@ __all__ = [
     "parse_opentsdb_json",
     "parse_opentsdb_lines",
     "short_repr",
+    "take_metric_value_time",
 ]
 
 #: Default cap on the errors a result keeps; ``rejected`` still counts every bad item.
@@ -306,6 +307,26 @@ def clean_tags(tags: dict[str, Any]) -> dict[str, str] | str:
     return out
 
 
+def take_metric_value_time(
+    rows: MetricRows, line: int, item: dict[str, Any], now_ns: int
+) -> tuple[str, float, int] | None:
+    """The ``metric``, ``value`` and ``timestamp`` every Nightingale item carries, or None
+    after rejecting the item with the reason (OpenTSDB JSON and Open-Falcon share this)."""
+    metric = item.get("metric")
+    if type(metric) is not str or not metric:
+        rows.reject(line, "metric is blank" if metric in (None, "") else "metric must be a string")
+        return None
+    value = parse_number(item.get("value"))
+    if isinstance(value, str):
+        rows.reject(line, value, "a number or a numeric string", short_repr(item.get("value")))
+        return None
+    time_ns = n9e_time_ns(item.get("timestamp"), now_ns)
+    if isinstance(time_ns, str):
+        rows.reject(line, time_ns, "Unix seconds or milliseconds", short_repr(item.get("timestamp")))
+        return None
+    return metric, value, time_ns
+
+
 # --- Nightingale / OpenTSDB JSON --------------------------------------------------------------
 
 
@@ -317,18 +338,10 @@ def parse_opentsdb_json(body: bytes, *, now_ns: int, max_errors: int = DEFAULT_M
         if type(item) is not dict:
             rows.reject(line, "expected a data point object", got=json_kind(item))
             continue
-        metric = item.get("metric")
-        if type(metric) is not str or not metric:
-            rows.reject(line, "metric is blank" if metric in (None, "") else "metric must be a string")
+        taken = take_metric_value_time(rows, line, item, now_ns)
+        if taken is None:
             continue
-        value = parse_number(item.get("value"))
-        if isinstance(value, str):
-            rows.reject(line, value, "a number or a numeric string", short_repr(item.get("value")))
-            continue
-        time_ns = n9e_time_ns(item.get("timestamp"), now_ns)
-        if isinstance(time_ns, str):
-            rows.reject(line, time_ns, "Unix seconds or milliseconds", short_repr(item.get("timestamp")))
-            continue
+        metric, value, time_ns = taken
         raw_tags = item.get("tags")
         if raw_tags is None:
             tags: dict[str, str] | str = {}
