@@ -7,7 +7,6 @@ conflict, 200 with an empty body on success). InfluxDB keeps the valid points an
 
 from __future__ import annotations
 
-import asyncio
 import time
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -16,13 +15,13 @@ from starlette.responses import Response
 
 from heron.api.body import read_body
 from heron.api.deps import current_user, services
+from heron.api.ingest import write_batches
 from heron.api.services import Services
 from heron.auth.users import Principal
 from heron.core.errors import BadRequest, NotFound, ParseError
 from heron.core.timeprec import precision_to_nanos
 from heron.meta.namespaces import DEFAULT_DATABASE, DEFAULT_TENANT
 from heron.protocols.line_protocol import LineProtocolResult, parse_line_protocol
-from heron.tsdb.names import schema_for
 from heron.tsdb.writer import WriteResult
 
 cnosdb = APIRouter(tags=["cnosdb"])
@@ -36,13 +35,6 @@ _V2_PRECISIONS = frozenset({"ns", "us", "ms", "s"})
 async def _parse(svc: Services, request: Request, precision_nanos: int) -> LineProtocolResult:
     body = await read_body(request, max_bytes=svc.settings.max_body_bytes)
     return await run_in_threadpool(parse_line_protocol, body, precision_nanos=precision_nanos, now_ns=time.time_ns())
-
-
-async def _write(svc: Services, tenant: str, database: str, parsed: LineProtocolResult, *, atomic: bool) -> WriteResult:
-    future = svc.writer.submit(
-        tenant=tenant, database=database, schema=schema_for(tenant, database), batches=parsed.batches, atomic=atomic
-    )
-    return await asyncio.wrap_future(future)
 
 
 @cnosdb.post("/api/v1/write", status_code=200, summary="Write line protocol (CnosDB): all or nothing")
@@ -63,7 +55,7 @@ async def write_cnosdb(
         raise ParseError(
             first.reason + more, line=first.line, column=first.column, expected=first.expected, got=first.got
         )
-    await _write(svc, tenant, db, parsed, atomic=True)
+    await write_batches(svc, tenant=tenant, database=db, batches=parsed.batches, atomic=True)
     return Response(status_code=200)
 
 
@@ -100,7 +92,7 @@ async def write_influx_v1(
     if not svc.namespaces.exists(tenant, database):
         raise NotFound(f'database not found: "{database}"')
     parsed = await _parse(svc, request, nanos)
-    result = await _write(svc, tenant, database, parsed, atomic=False)
+    result = await write_batches(svc, tenant=tenant, database=database, batches=parsed.batches, atomic=False)
     message = _partial_message(parsed, result)
     if message:
         raise BadRequest(message)
@@ -124,7 +116,7 @@ async def write_influx_v2(
     if not svc.namespaces.exists(tenant, database):
         raise NotFound(f'bucket "{bucket}" not found')
     parsed = await _parse(svc, request, nanos)
-    result = await _write(svc, tenant, database, parsed, atomic=False)
+    result = await write_batches(svc, tenant=tenant, database=database, batches=parsed.batches, atomic=False)
     message = _partial_message(parsed, result)
     if message:
         err = parsed.errors[0] if parsed.errors else None
