@@ -19,6 +19,7 @@ from bench import results
 from bench.ingest import run_ingest
 from bench.procs import machine_busy_seconds
 from bench.progress import say
+from bench.push_routes import run_push_routes
 from bench.query import run_query
 from bench.remote_write import run_remote_write
 from bench.report import write_report
@@ -32,7 +33,9 @@ BUSY_WARN_PERCENT = 25.0
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
-    parser.add_argument("--only", choices=("ingest", "query", "remote_write"), help="run one benchmark (default: all)")
+    parser.add_argument(
+        "--only", choices=("ingest", "query", "remote_write", "push_routes"), help="run one benchmark (default: all)"
+    )
     parser.add_argument(
         "--duration",
         type=int,
@@ -91,6 +94,10 @@ def main(argv: list[str] | None = None) -> int:
             problems += failures(document)
         if args.only in (None, "remote_write"):
             document = run_remote_write(duration_s=args.duration, workdir=workdir)
+            say(f"wrote {results.write(document)}")
+            problems += failures(document)
+        if args.only in (None, "push_routes"):
+            document = run_push_routes(duration_s=min(args.duration, 10), workdir=workdir)
             say(f"wrote {results.write(document)}")
             problems += failures(document)
     say(f"wrote {write_report()}")
