@@ -1,4 +1,4 @@
-"""The ``heron`` command: ``serve``, ``user``, ``token``, ``config show`` and ``--version``.
+"""The ``heron`` command: ``serve``, ``agent``, ``user``, ``token``, ``config show`` and ``--version``.
 
 An expected failure prints ``Error: ...`` on stderr and exits 1; a usage error exits 2.
 """
@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from heron import __version__
+from heron.agent.cli import add_agent_parser, run_agent_command
 from heron.config import ConfigError, Settings, load_settings
 from heron.core.errors import HeronError
 
@@ -31,6 +32,8 @@ def _parser() -> argparse.ArgumentParser:
 
     serve = sub.add_parser("serve", help="run the Heron server", parents=[common])
     serve.add_argument("--listen", help="HOST:PORT to listen on (default 127.0.0.1:8902)")
+
+    add_agent_parser(sub)
 
     user = sub.add_parser("user", help="manage users")
     user_sub = user.add_subparsers(dest="user_command", metavar="ACTION", required=True)
@@ -156,6 +159,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
+        if args.command == "agent":
+            run_agent_command(args)
+            return 0
         settings = _settings(args)
         if args.command == "serve":
             from heron.logs import setup_logging

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
@@ -12,6 +13,7 @@ from fastapi import FastAPI
 
 from heron import __version__
 from heron.api import (
+    agent_ws,
     apikeys,
     docs,
     health,
@@ -29,8 +31,10 @@ from heron.api import (
     write,
 )
 from heron.api.compat import n9e as n9e_compat
+from heron.api.compat import nezha_v0
 from heron.api.compat import oitc as oitc_compat
 from heron.api.errors import install_error_handlers
+from heron.api.ingest import write_batches
 from heron.api.services import Services
 from heron.auth.principal import Authenticator
 from heron.auth.ratelimit import WafPolicy
@@ -38,6 +42,10 @@ from heron.tsdb.names import schema_for
 from heron.tsdb.retention import expire
 
 log = logging.getLogger(__name__)
+
+#: Where server status history and online/offline changes are written (SQL: ``db=public``).
+LIVE_TENANT = "cnosdb"
+LIVE_DATABASE = "public"
 
 
 async def _retention_loop(svc: Services) -> None:
@@ -69,17 +77,48 @@ async def _host_flush_loop(svc: Services) -> None:
             log.exception("saving host sightings failed; will retry")
 
 
+async def _live_loop(svc: Services) -> None:
+    """Detect servers gone silent, and write status history and state changes to the TSDB in batches.
+
+    Runs at least once a second, and four times per offline timeout when that is shorter, so
+    a server is shown offline at most a quarter of the timeout late.
+    """
+    period = max(0.05, min(1.0, svc.settings.host_offline_seconds / 4))
+    while True:
+        await asyncio.sleep(period)
+        for change in svc.live.sweep(now=time.time(), offline_after_seconds=svc.settings.host_offline_seconds):
+            log.info("server offline", extra={"server_id": change.server_id, "server": change.name})
+        await _write_live_history(svc)
+
+
+async def _write_live_history(svc: Services) -> None:
+    """Write the buffered status rows and state changes (also at shutdown, so the last second is kept)."""
+    batches = svc.live.drain()
+    if not batches:
+        return
+    try:
+        await write_batches(svc, tenant=LIVE_TENANT, database=LIVE_DATABASE, batches=batches, atomic=False)
+    except Exception:
+        svc.live.count_lost(batches)
+        log.exception("writing server status history failed; these rows are lost")
+
+
 def create_app(svc: Services) -> FastAPI:
     """The application over already-opened services (the caller closes them)."""
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        tasks = [asyncio.create_task(_retention_loop(svc)), asyncio.create_task(_host_flush_loop(svc))]
+        tasks = [
+            asyncio.create_task(_retention_loop(svc)),
+            asyncio.create_task(_host_flush_loop(svc)),
+            asyncio.create_task(_live_loop(svc)),
+        ]
         try:
             yield
         finally:
             for task in tasks:
                 task.cancel()
+            await _write_live_history(svc)
             # Closing here, not after uvicorn returns: on SIGTERM uvicorn re-raises the
             # signal once the lifespan has ended, so code after server.run() never runs.
             await asyncio.to_thread(svc.close)
@@ -104,6 +143,8 @@ def create_app(svc: Services) -> FastAPI:
         write.influx_v2,
         sql.router,
         servers.router,
+        nezha_v0.router,
+        agent_ws.router,
         push_n9e.n9e,
         push_n9e.datadog,
         push_n9e.cnosdb,

@@ -1,43 +1,120 @@
-"""``GET /api/v1/server``: the inventory in Heron's native envelope (minimal for now)."""
+"""``GET /api/v1/server``: the inventory in Nezha v1's shape and Heron's native envelope.
+
+Each server carries Nezha v1's fields (``id``, ``name``, ``uuid``, ``note``, ``public_note``,
+``display_index``, ``hide_for_guest``, ``host``, ``state``, ``geoip``, ``last_active``) and
+Heron's (``online``, ``source``, ``labels``, ``clock_offset_ms``, ``created_at``). Who sees
+which server is :func:`heron.auth.permissions.visible`'s decision: admins all, members their
+own, guests those not hidden from guests. The private ``note`` is shown only to those who may
+change the server. A server that never reported has ``last_active`` at Go's zero time, as
+Nezha answers.
+"""
 
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends
 from starlette.concurrency import run_in_threadpool
 
-from heron.api.deps import current_user, services
+from heron.api.deps import current_principal, services
 from heron.api.services import Services
+from heron.auth.permissions import Action, Resource, allowed, visible
 from heron.auth.users import Principal
-from heron.inventory.registry import ServerInfo
+from heron.inventory.view import ServerView, server_views
 
-router = APIRouter(tags=["heron"])
+router = APIRouter(tags=["heron"], dependencies=[Depends(current_principal)])
+
+#: How Nezha v1 (Go's zero ``time.Time``) writes "never".
+NEVER_RFC3339 = "0001-01-01T00:00:00Z"
+
+#: Nezha v1's snake_case name of each host key.
+_V1_HOST = {
+    "Platform": "platform",
+    "PlatformVersion": "platform_version",
+    "CPU": "cpu",
+    "MemTotal": "mem_total",
+    "DiskTotal": "disk_total",
+    "SwapTotal": "swap_total",
+    "Arch": "arch",
+    "Virtualization": "virtualization",
+    "BootTime": "boot_time",
+    "Version": "version",
+    "GPU": "gpu",
+}
+#: Nezha v1's snake_case name of each status key.
+_V1_STATE = {
+    "CPU": "cpu",
+    "MemUsed": "mem_used",
+    "SwapUsed": "swap_used",
+    "DiskUsed": "disk_used",
+    "NetInTransfer": "net_in_transfer",
+    "NetOutTransfer": "net_out_transfer",
+    "NetInSpeed": "net_in_speed",
+    "NetOutSpeed": "net_out_speed",
+    "Uptime": "uptime",
+    "Load1": "load_1",
+    "Load5": "load_5",
+    "Load15": "load_15",
+    "TcpConnCount": "tcp_conn_count",
+    "UdpConnCount": "udp_conn_count",
+    "ProcessCount": "process_count",
+    "GPU": "gpu",
+}
 
 
-def _server(info: ServerInfo, offline_after_seconds: float) -> dict[str, Any]:
-    last = info.last_active.timestamp() if info.last_active else None
+def server_resource(view: ServerView) -> Resource:
+    return Resource("server", owner_id=view.info.owner_id, hidden_for_guest=view.info.hidden_for_guest)
+
+
+def visible_servers(svc: Services, principal: Principal) -> list[ServerView]:
+    """Every server ``principal`` may read, merged with its live state, in display order."""
+    infos = svc.hosts.list()
+    views = server_views(infos, svc.live, now=time.time(), offline_after_seconds=svc.settings.host_offline_seconds)
+    return visible(principal, views, server_resource)
+
+
+def _rfc3339(seconds: float | None) -> str:
+    if not seconds:
+        return NEVER_RFC3339
+    return datetime.fromtimestamp(seconds, UTC).isoformat().replace("+00:00", "Z")
+
+
+def v1_server(view: ServerView, *, show_note: bool) -> dict[str, Any]:
+    """One server in Nezha v1's field names, with Heron's additions."""
+    info = view.info
+    state = {v1: view.status.get(key, 0) for key, v1 in _V1_STATE.items()}
+    state["temperatures"] = [
+        {"Name": t["Name"], "Temperature": t["Temperature"]} for t in view.status.get("Temperatures", [])
+    ]
     return {
         "id": info.id,
         "name": info.name,
+        "uuid": info.agent_id or "",
+        "note": info.note if show_note else "",
+        "public_note": info.public_note,
+        "display_index": info.display_index,
+        "hide_for_guest": info.hidden_for_guest,
+        "host": {v1: view.host.get(key) for key, v1 in _V1_HOST.items()},
+        "state": state,
+        "geoip": {"ip": {"ipv4_addr": view.ipv4, "ipv6_addr": view.ipv6}, "country_code": ""},
+        "last_active": _rfc3339(view.last_active),
+        "online": view.online,
         "source": info.source,
-        "created_at": info.created_at.isoformat(),
-        "last_active": info.last_active.isoformat() if info.last_active else None,
-        "online": last is not None and time.time() - last <= offline_after_seconds,
-        "host": {
-            "ip": info.host_ip,
-            "os": info.os,
-            "arch": info.arch,
-            "cpu_num": info.cpu_num,
-            "agent_version": info.agent_version,
-        },
-        "clock_offset_ms": info.clock_offset_ms,
         "labels": info.labels,
+        "clock_offset_ms": info.clock_offset_ms,
+        "created_at": info.created_at.isoformat(),
     }
 
 
-@router.get("/api/v1/server", summary="List servers")
-async def list_servers(svc: Services = Depends(services), _user: Principal = Depends(current_user)) -> dict[str, Any]:
-    servers = await run_in_threadpool(svc.hosts.list)
-    return {"success": True, "data": [_server(s, svc.settings.host_offline_seconds) for s in servers]}
+@router.get("/api/v1/server", summary="List servers (Nezha v1's fields), with live state")
+async def list_servers(
+    svc: Services = Depends(services), principal: Principal = Depends(current_principal)
+) -> dict[str, Any]:
+    views = await run_in_threadpool(visible_servers, svc, principal)
+    data = [
+        v1_server(v, show_note=allowed(principal, Action.UPDATE, server_resource(v)) and not principal.is_guest)
+        for v in views
+    ]
+    return {"success": True, "data": data}

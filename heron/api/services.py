@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import duckdb
 
 from heron.auth.users import UserDirectory
 from heron.config import Settings
+from heron.inventory.live import LiveState
 from heron.inventory.registry import HostRegistry
 from heron.meta.db import MetaStore, make_engine, migrate
 from heron.meta.namespaces import Namespaces
@@ -29,6 +30,7 @@ class Services:
     writer: Writer
     hosts: HostRegistry
     generated_admin_password: str | None = None
+    live: LiveState = field(default_factory=LiveState)
     closed: bool = False
 
     def close(self) -> None:

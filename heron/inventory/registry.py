@@ -1,9 +1,10 @@
-"""Hosts that register themselves by pushing data.
+"""The servers table: hosts that register by pushing data, and hosts enrolled by their agent.
 
 Every push request may name hosts (an ``ident`` tag, an Open-Falcon ``endpoint``, a
 heartbeat). Writing metadata per point would cost more than the point, so sightings are
 merged in memory and flushed in one transaction about once a second: a new name becomes a
-server, a known one gets its ``last_active`` moved forward.
+server, a known one gets its ``last_active`` moved forward. An agent's status reports are
+sightings too; its connection enrols it (:meth:`HostRegistry.enroll`), once per connection.
 """
 
 from __future__ import annotations
@@ -12,10 +13,12 @@ import logging
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 import orjson
 from sqlalchemy import select
 
+from heron.core.errors import Forbidden
 from heron.meta.db import MetaStore
 from heron.meta.models import Server
 
@@ -52,6 +55,13 @@ class ServerInfo:
     agent_version: str
     clock_offset_ms: int
     labels: dict[str, str]
+    owner_id: int | None = None
+    agent_id: str | None = None
+    note: str = ""
+    public_note: str = ""
+    display_index: int = 0
+    hidden_for_guest: bool = False
+    host: dict[str, Any] = field(default_factory=dict)
 
 
 class HostRegistry:
@@ -117,6 +127,46 @@ class HostRegistry:
             raise
         return len(seen)
 
+    def enroll(
+        self, *, agent_id: str, name: str, owner_id: int, may_adopt_any: bool, host: dict[str, Any]
+    ) -> ServerInfo:
+        """The server of ``agent_id``, created for ``owner_id`` on its first connection.
+
+        A known agent keeps its record (and its name, which users may have changed) and gets
+        its host block updated. A new agent adopts a server of the same name that no agent
+        holds yet (the host pushed data before the agent ran) when that server has no owner,
+        is the caller's, or the caller is an admin (``may_adopt_any``); otherwise its name is
+        made unique with the start of its id. An agent id that belongs to another user's server
+        is refused unless the caller is an admin: a token must not take over someone's machine.
+        """
+        name = name.strip()[:MAX_NAME_CHARS] or agent_id[:MAX_NAME_CHARS]
+        host_json = orjson.dumps(host).decode()
+        with self._meta.session() as s:
+            srv = s.scalar(select(Server).where(Server.agent_id == agent_id))
+            if srv is not None and srv.owner_id not in (None, owner_id) and not may_adopt_any:
+                raise Forbidden(f"agent id {agent_id!r} belongs to a server of another user")
+            if srv is None:
+                same = s.scalar(select(Server).where(Server.name == name))
+                adoptable = (
+                    same is not None
+                    and same.agent_id is None
+                    and (same.owner_id is None or same.owner_id == owner_id or may_adopt_any)
+                )
+                if same is not None and adoptable:
+                    srv = same
+                    srv.agent_id = agent_id
+                    if srv.owner_id is None:
+                        srv.owner_id = owner_id
+                else:
+                    if same is not None:
+                        name = f"{name[: MAX_NAME_CHARS - 9]}-{agent_id[:8]}"
+                    srv = Server(name=name, source="agent", agent_id=agent_id, owner_id=owner_id)
+                    s.add(srv)
+            srv.host_info = host_json
+            srv.last_active = datetime.now(UTC)
+            s.flush()
+            return _info(srv)
+
     def list(self) -> list[ServerInfo]:
         with self._meta.session() as s:
             return [_info(srv) for srv in s.scalars(select(Server).order_by(Server.name))]
@@ -146,4 +196,11 @@ def _info(srv: Server) -> ServerInfo:
         agent_version=srv.agent_version,
         clock_offset_ms=srv.clock_offset_ms,
         labels=orjson.loads(srv.labels or "{}"),
+        owner_id=srv.owner_id,
+        agent_id=srv.agent_id,
+        note=srv.note or "",
+        public_note=srv.public_note or "",
+        display_index=srv.display_index or 0,
+        hidden_for_guest=bool(srv.hidden_for_guest),
+        host=orjson.loads(srv.host_info or "{}"),
     )

@@ -70,7 +70,9 @@ class User(Base):
 class Server(Base):
     """A host Heron knows of: registered by pushed data (``ident``), a heartbeat, an agent or the API.
 
-    Kept minimal; the live state (status, online) is held in memory by the inventory.
+    The live state (status, online) is held in memory by the inventory and its history in the
+    TSDB; ``host_info`` keeps the agent's last host block (JSON) so it survives a restart.
+    ``agent_id`` is the id the agent sends (its machine id), which keeps one record per machine.
     """
 
     __tablename__ = "servers"
@@ -87,6 +89,14 @@ class Server(Base):
     agent_version: Mapped[str] = mapped_column(String(64), default="")
     clock_offset_ms: Mapped[int] = mapped_column(BigInteger, default=0)
     labels: Mapped[str] = mapped_column(String(4096), default="{}")
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True, index=True)
+    agent_id: Mapped[str | None] = mapped_column(String(128), nullable=True, unique=True, index=True)
+    secret_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    note: Mapped[str] = mapped_column(String(4096), default="")
+    public_note: Mapped[str] = mapped_column(String(4096), default="")
+    display_index: Mapped[int] = mapped_column(Integer, default=0)
+    hidden_for_guest: Mapped[bool] = mapped_column(Boolean, default=False)
+    host_info: Mapped[str] = mapped_column(String(65536), default="{}")
 
 
 class ApiToken(Base):

@@ -23,8 +23,12 @@ from heron.config import Settings
 from tests.cast import Cast, make_cast
 from tests.conftest import RunningServer, start_server
 
-#: Routes anyone may call without credentials: liveness, logging in, the docs, the site settings.
+#: Routes anyone may call without credentials: liveness, logging in, the docs, the site settings,
+#: and the server lists, which show guests the servers not hidden from them (unless ``force_auth``).
 PUBLIC = {
+    ("GET", "/api/v1/server"),
+    ("GET", "/api/v1/server/list"),
+    ("GET", "/api/v1/server/details"),
     ("GET", "/api/v1/ping"),
     ("HEAD", "/api/v1/ping"),
     ("GET", "/ping"),

@@ -1,0 +1,131 @@
+"""``GET /api/v1/agent/ws``: the WebSocket ``heron agent`` reports over.
+
+The agent authenticates with a personal API token of the user who will own the server
+(``Authorization: Bearer <token>``, or any other credential form a user has). Its first
+message is its host block and stable id, which enrols the server (created on first contact,
+updated afterwards); every later message is a status report. Reports go to the live state
+and its history buffer only: no database write happens per report (the last-active time is
+a buffered sighting, flushed with the others about once a second). The wire format is
+described in :mod:`heron.agent.transport`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from starlette.concurrency import run_in_threadpool
+
+from heron.api.services import Services
+from heron.auth.principal import Authenticator, Presented
+from heron.auth.users import Principal
+from heron.core.errors import HeronError
+from heron.inventory.live import clean_host, clean_status
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(tags=["heron"])
+
+#: How long a new connection may take to send its host block.
+HELLO_TIMEOUT_SECONDS = 30.0
+#: Longest agent id kept (machine ids are 32 characters, UUIDs 36).
+MAX_AGENT_ID_CHARS = 128
+#: WebSocket close codes (RFC 6455 §7.4.1): policy violation, unsupported data.
+CLOSE_POLICY = 1008
+CLOSE_BAD_DATA = 1003
+
+
+class BadMessage(Exception):
+    """An agent message that is not the JSON object the protocol expects."""
+
+
+def _message(text: str, expected: str) -> dict[str, Any]:
+    try:
+        msg = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        raise BadMessage("a message is not JSON") from None
+    if not isinstance(msg, dict) or msg.get("type") != expected:
+        raise BadMessage(f"expected a message of type {expected!r}")
+    return msg
+
+
+async def _receive_text(websocket: WebSocket) -> str:
+    """The next text frame; binary frames are a protocol error, not a crash (``receive_text`` would raise KeyError)."""
+    message = await websocket.receive()
+    if message["type"] == "websocket.disconnect":
+        raise WebSocketDisconnect(message.get("code", 1000))
+    text = message.get("text")
+    if not isinstance(text, str):
+        raise BadMessage("messages must be JSON in text frames")
+    return text
+
+
+async def _principal(websocket: WebSocket) -> Principal | None:
+    auth: Authenticator = websocket.app.state.auth
+    presented = Presented(
+        authorization=websocket.headers.get("authorization"),
+        user_token=websocket.headers.get("x-user-token"),
+        ip=websocket.client.host if websocket.client else "",
+        user_agent=websocket.headers.get("user-agent", ""),
+    )
+    principal = await run_in_threadpool(auth.resolve, presented)
+    return principal if principal is not None and principal.is_user else None
+
+
+@router.websocket("/api/v1/agent/ws")
+async def agent_socket(websocket: WebSocket) -> None:
+    """Enrol the agent's server, then take its status reports until it goes away."""
+    svc: Services = websocket.app.state.services
+    try:
+        principal = await _principal(websocket)
+    except HeronError as exc:
+        await websocket.close(code=CLOSE_POLICY, reason=exc.message[:120])
+        return
+    if principal is None:
+        await websocket.close(code=CLOSE_POLICY, reason="a Heron user's token is required")
+        return
+    await websocket.accept()
+    server_id: int | None = None
+    try:
+        hello = _message(await asyncio.wait_for(_receive_text(websocket), HELLO_TIMEOUT_SECONDS), "host")
+        agent_id = str(hello.get("agent_id") or "").strip()[:MAX_AGENT_ID_CHARS]
+        if not agent_id:
+            raise BadMessage("the host message needs an agent_id")
+        host = clean_host(hello.get("host"))
+        info = await run_in_threadpool(
+            lambda: svc.hosts.enroll(
+                agent_id=agent_id,
+                name=str(hello.get("name") or ""),
+                owner_id=principal.user_id,
+                may_adopt_any=principal.is_admin,
+                host=host,
+            )
+        )
+        server_id = info.id
+        svc.live.connected(info.id, info.name, host, at=time.time())
+        await websocket.send_text(orjson.dumps({"type": "welcome", "server_id": info.id, "name": info.name}).decode())
+        log.info("agent connected", extra={"server_id": info.id, "server": info.name, "user": principal.username})
+        while True:
+            msg = _message(await _receive_text(websocket), "status")
+            received = time.time()
+            sent = msg.get("ts")
+            sent_at = float(sent) if isinstance(sent, int | float) and not isinstance(sent, bool) else received
+            svc.live.report(info.id, clean_status(msg.get("status")), sent_at=sent_at, received_at=received)
+            svc.hosts.seen([info.name], at=received, source="agent")
+            seq = msg.get("seq")
+            if isinstance(seq, int) and not isinstance(seq, bool):
+                await websocket.send_text(f'{{"type":"ack","seq":{seq}}}')
+    except WebSocketDisconnect:
+        pass
+    except (BadMessage, TimeoutError) as exc:
+        await websocket.close(code=CLOSE_BAD_DATA, reason=str(exc)[:120] or "no host message in time")
+    except HeronError as exc:
+        await websocket.close(code=CLOSE_POLICY, reason=exc.message[:120])
+    finally:
+        if server_id is not None:
+            svc.live.disconnected(server_id)
+            log.info("agent disconnected", extra={"server_id": server_id})
