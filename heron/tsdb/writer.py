@@ -140,9 +140,7 @@ class Writer:
         self._catalog: dict[str, dict[str, _Table]] = {}
         self._table_names: dict[str, frozenset[str]] = {}
         self._load_catalog()
-        self.rows_written = 0
         self.commits = 0
-        self.flushes = 0
         self._recover()
         self._thread = threading.Thread(target=self._run, name="heron-writer", daemon=True)
         self._thread.start()
@@ -179,10 +177,6 @@ class Writer:
         future: Future[None] = Future()
         self._queue.put(_Call(lambda _con: None, future, reload_catalog=False))
         return future
-
-    @property
-    def pending_rows(self) -> int:
-        return self._pending_rows
 
     def table_names(self, schema: str) -> frozenset[str]:
         """Lower-case names of the committed tables of ``schema``.
@@ -231,7 +225,7 @@ class Writer:
                 group.append(nxt)
                 rows += nxt.rows
             self._commit_group(group)
-            if self._pending_row_count() >= self._flush_rows:
+            if self._pending.rows >= self._flush_rows:
                 self._flush()
             if held is _STOP:
                 self._flush()
@@ -244,9 +238,6 @@ class Writer:
         if not self._pending.appends:
             return None
         return max(0.0, self._pending_since + self._flush_interval - time.monotonic())
-
-    def _pending_row_count(self) -> int:
-        return self._pending.rows
 
     def _run_call(self, call: _Call) -> None:
         try:
@@ -274,7 +265,6 @@ class Writer:
             return False
         self._merge(plan)
         self._pending = _Plan()
-        self.flushes += 1
         try:
             self._wal.reset()
         except OSError as exc:
@@ -354,7 +344,6 @@ class Writer:
             self._pending.rows += sum(t.num_rows for t in tables)
         self.commits += 1
         for req, result in staged:
-            self.rows_written += result.written
             self._finish(req, result)
 
     def _finish(self, req: _WriteRequest, outcome: WriteResult | BaseException) -> None:
