@@ -24,6 +24,14 @@ async def read_body(request: Request, *, max_bytes: int) -> bytes:
         raise UnsupportedMedia(
             f"unsupported Content-Encoding '{encoding}': expected one of gzip, deflate, zstd or identity"
         )
+    raw = await read_raw_body(request, max_bytes=max_bytes)
+    if encoding == "identity" or not raw:
+        return raw
+    return decompress(raw, encoding, max_bytes=max_bytes)
+
+
+async def read_raw_body(request: Request, *, max_bytes: int) -> bytes:
+    """The body as sent, refused (413) as soon as it is known to exceed ``max_bytes``."""
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > max_bytes:
         raise PayloadTooLarge(f"request body of {declared} bytes exceeds the limit of {max_bytes} bytes")
@@ -34,10 +42,7 @@ async def read_body(request: Request, *, max_bytes: int) -> bytes:
         if size > max_bytes:
             raise PayloadTooLarge(f"request body exceeds the limit of {max_bytes} bytes")
         chunks.append(chunk)
-    raw = b"".join(chunks)
-    if encoding == "identity" or not raw:
-        return raw
-    return decompress(raw, encoding, max_bytes=max_bytes)
+    return b"".join(chunks)
 
 
 def decompress(raw: bytes, encoding: str, *, max_bytes: int) -> bytes:

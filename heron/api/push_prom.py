@@ -29,11 +29,11 @@ from fastapi import APIRouter, Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from heron.api.body import SUPPORTED_ENCODINGS, read_body
+from heron.api.body import SUPPORTED_ENCODINGS, read_body, read_raw_body
 from heron.api.deps import current_user, push_principal, services
 from heron.api.ingest import write_batches
 from heron.api.services import Services
-from heron.core.errors import BadRequest, ParseError, PayloadTooLarge, UnsupportedMedia
+from heron.core.errors import BadRequest, ParseError, UnsupportedMedia
 from heron.meta.namespaces import DEFAULT_DATABASE, DEFAULT_TENANT
 from heron.protocols.remote_write import (
     WRITE_REQUEST_V1,
@@ -93,17 +93,7 @@ async def read_remote_write_body(request: Request, *, max_bytes: int) -> bytes:
         )
     if encoding not in ("", "snappy"):
         return await read_body(request, max_bytes=max_bytes)
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > max_bytes:
-        raise PayloadTooLarge(f"request body of {declared} bytes exceeds the limit of {max_bytes} bytes")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > max_bytes:
-            raise PayloadTooLarge(f"request body exceeds the limit of {max_bytes} bytes")
-        chunks.append(chunk)
-    return decompress_snappy_block(b"".join(chunks), max_bytes=max_bytes)
+    return decompress_snappy_block(await read_raw_body(request, max_bytes=max_bytes), max_bytes=max_bytes)
 
 
 async def _ingest(
