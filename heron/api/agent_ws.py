@@ -114,8 +114,13 @@ async def agent_socket(websocket: WebSocket) -> None:
             received = time.time()
             sent = msg.get("ts")
             sent_at = float(sent) if isinstance(sent, int | float) and not isinstance(sent, bool) else received
+            name = svc.live.name_of(info.id)
+            if name is None:
+                # Deleted while connected: the agent enrols again as a new server when it reconnects.
+                await websocket.close(code=CLOSE_POLICY, reason="this server was deleted")
+                return
             svc.live.report(info.id, clean_status(msg.get("status")), sent_at=sent_at, received_at=received)
-            svc.hosts.seen([info.name], at=received, source="agent")
+            svc.hosts.seen([name], at=received, source="agent")
             seq = msg.get("seq")
             if isinstance(seq, int) and not isinstance(seq, bool):
                 await websocket.send_text(f'{{"type":"ack","seq":{seq}}}')

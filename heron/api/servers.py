@@ -7,24 +7,38 @@ which server is :func:`heron.auth.permissions.visible`'s decision: admins all, m
 own, guests those not hidden from guests. The private ``note`` is shown only to those who may
 change the server. A server that never reported has ``last_active`` at Go's zero time, as
 Nezha answers.
+
+Changing servers needs an account: ``PATCH /api/v1/server/{id}`` and
+``POST /api/v1/batch-delete/server`` for the owner or an admin, ``POST /api/v1/batch-move/server``
+(another owner) for admins. Server groups are in :mod:`heron.api.server_groups`.
 """
 
 from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Body, Depends
+from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from heron.api.deps import current_principal, services
+from heron.api.deps import current_principal, current_user, require_admin, services
+from heron.api.schemas import MAX_ID, ObjectId
 from heron.api.services import Services
 from heron.auth.permissions import Action, Resource, allowed, visible
 from heron.auth.users import Principal
-from heron.inventory.view import ServerView, server_views
+from heron.inventory.manage import MAX_BATCH, Inventory, ServerChanges
+from heron.inventory.view import ServerView, server_views, view_of
 
 router = APIRouter(tags=["heron"], dependencies=[Depends(current_principal)])
+#: Changes: owners and admins (each server is checked with ``require``).
+managed = APIRouter(tags=["heron"], dependencies=[Depends(current_user)])
+#: Moving servers between users: admins.
+admin = APIRouter(tags=["heron"], dependencies=[Depends(require_admin)])
+
+#: A list of record ids as bodies carry them (ids are 32-bit in PostgreSQL).
+Ids = list[Annotated[int, Field(ge=1, le=MAX_ID)]]
 
 #: How Nezha v1 (Go's zero ``time.Time``) writes "never".
 NEVER_RFC3339 = "0001-01-01T00:00:00Z"
@@ -118,3 +132,60 @@ async def list_servers(
         for v in views
     ]
     return {"success": True, "data": data}
+
+
+class ServerForm(BaseModel):
+    """Nezha v1's ``ServerForm`` (the fields Heron keeps), plus the server's groups; absent fields stay."""
+
+    name: str | None = Field(None, max_length=255)
+    note: str | None = Field(None, max_length=4096, description="private: shown to those who may change the server")
+    public_note: str | None = Field(None, max_length=4096)
+    display_index: int | None = Field(None, ge=-MAX_ID, le=MAX_ID, description="higher first")
+    hide_for_guest: bool | None = None
+    server_groups: Ids | None = Field(None, max_length=MAX_BATCH, description="ids of the groups it belongs to")
+
+
+class BatchMoveForm(BaseModel):
+    """Nezha v1's ``BatchMoveServerForm``."""
+
+    ids: Ids = Field(max_length=MAX_BATCH)
+    to_user: int = Field(ge=1, le=MAX_ID)
+
+
+@managed.patch("/api/v1/server/{server_id}", summary="Change a server (Nezha v1's ServerForm), owner or admin")
+async def update_server(
+    server_id: ObjectId,
+    body: ServerForm,
+    svc: Services = Depends(services),
+    user: Principal = Depends(current_user),
+) -> dict[str, Any]:
+    changes = ServerChanges(**body.model_dump())
+    old_name, info = await run_in_threadpool(Inventory(svc.meta).update_server, user, server_id, changes)
+    if info.name != old_name:
+        svc.live.rename(info.id, info.name)
+        svc.hosts.discard([old_name])
+    view = view_of(
+        info, svc.live.get(info.id), now=time.time(), offline_after_seconds=svc.settings.host_offline_seconds
+    )
+    return {"success": True, "data": v1_server(view, show_note=True)}
+
+
+@managed.post("/api/v1/batch-delete/server", summary="Delete servers (body: a list of ids), owner or admin")
+async def delete_servers(
+    ids: Ids = Body(max_length=MAX_BATCH),
+    svc: Services = Depends(services),
+    user: Principal = Depends(current_user),
+) -> dict[str, Any]:
+    gone = await run_in_threadpool(Inventory(svc.meta).delete_servers, user, ids)
+    for info in gone:
+        svc.live.forget(info.id)
+    svc.hosts.discard([info.name for info in gone])
+    return {"success": True, "data": [info.id for info in gone]}
+
+
+@admin.post("/api/v1/batch-move/server", summary="Give servers to another user (admin)")
+async def move_servers(
+    body: BatchMoveForm, svc: Services = Depends(services), user: Principal = Depends(require_admin)
+) -> dict[str, Any]:
+    moved = await run_in_threadpool(Inventory(svc.meta).move_servers, user, body.ids, body.to_user)
+    return {"success": True, "data": moved}

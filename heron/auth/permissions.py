@@ -42,7 +42,9 @@ class Resource:
 
 
 #: Kinds a member creates and then manages alone (admins see all of them).
-MEMBER_OWNED = frozenset({"token", "apikey", "session", "profile", "server", "service", "alert_rule", "notification"})
+MEMBER_OWNED = frozenset(
+    {"token", "apikey", "session", "profile", "server", "server_group", "service", "alert_rule", "notification"}
+)
 #: Kinds every signed-in user may read, whoever owns them.
 MEMBER_READ = frozenset({"setting", "database", "history"})
 #: Kinds every signed-in user may write.

@@ -205,6 +205,24 @@ class LiveState:
                     found.append(change)
         return found
 
+    def rename(self, server_id: int, name: str) -> None:
+        """The server was renamed: history rows and sightings from now on carry the new name."""
+        with self._lock:
+            live = self._servers.get(server_id)
+            if live is not None:
+                live.name = name
+
+    def forget(self, server_id: int) -> None:
+        """The server was deleted: its live state goes, and reports for it are ignored."""
+        with self._lock:
+            self._servers.pop(server_id, None)
+
+    def name_of(self, server_id: int) -> str | None:
+        """The server's current name, or ``None`` once it was deleted (cheap: no copy)."""
+        with self._lock:
+            live = self._servers.get(server_id)
+            return live.name if live is not None else None
+
     def get(self, server_id: int) -> LiveServer | None:
         with self._lock:
             live = self._servers.get(server_id)

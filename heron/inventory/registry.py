@@ -89,6 +89,13 @@ class HostRegistry:
         with self._lock:
             self._meta_updates[name.strip()[:MAX_NAME_CHARS]] = meta
 
+    def discard(self, names: list[str]) -> None:
+        """Drop buffered sightings of ``names`` (a server renamed or deleted must not come back by its old name)."""
+        with self._lock:
+            for name in names:
+                self._seen.pop(name, None)
+                self._meta_updates.pop(name, None)
+
     def pending(self) -> int:
         with self._lock:
             return len(self._seen)
@@ -170,6 +177,11 @@ class HostRegistry:
     def list(self) -> list[ServerInfo]:
         with self._meta.session() as s:
             return [_info(srv) for srv in s.scalars(select(Server).order_by(Server.name))]
+
+    def by_id(self, server_id: int) -> ServerInfo | None:
+        with self._meta.session() as s:
+            srv = s.get(Server, server_id)
+            return _info(srv) if srv is not None else None
 
     def get(self, name: str) -> ServerInfo | None:
         with self._meta.session() as s:

@@ -29,6 +29,7 @@ PUBLIC = {
     ("GET", "/api/v1/server"),
     ("GET", "/api/v1/server/list"),
     ("GET", "/api/v1/server/details"),
+    ("GET", "/api/v1/server/{server_id}/metrics"),
     ("GET", "/api/v1/ping"),
     ("HEAD", "/api/v1/ping"),
     ("GET", "/ping"),

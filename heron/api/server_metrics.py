@@ -1,0 +1,131 @@
+"""``GET /api/v1/server/{id}/metrics?metric=&period=``: a server's history in Nezha v1's shape.
+
+History is the ``server_status`` table of tenant ``cnosdb``, database ``public`` (written by
+the inventory, see :mod:`heron.inventory.live`), read through the SQL sandbox (time limit,
+row limit) and averaged per time bucket: 30 seconds for ``1d``, 5 minutes for ``7d`` and
+30 minutes for ``30d``, so a curve has at most about 2,900 points. Counters (transfer totals,
+uptime) take the bucket's largest value instead of the mean.
+
+Who may read it: whoever may read the server (admins all, members their own, guests those
+not hidden from guests), and guests only the ``1d`` period (Nezha's rule, in
+:mod:`heron.auth.permissions`). A server without history answers an empty ``data_points``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query
+from starlette.concurrency import run_in_threadpool
+
+from heron.api.deps import current_principal, services
+from heron.api.schemas import ObjectId
+from heron.api.servers import server_resource
+from heron.api.services import Services
+from heron.auth.permissions import Action, Resource, allowed, require
+from heron.auth.users import Principal
+from heron.core.errors import BadRequest, NotFound
+from heron.inventory.live import STATUS_TABLE
+from heron.inventory.view import ServerView, view_of
+from heron.meta.namespaces import DEFAULT_DATABASE, DEFAULT_TENANT
+from heron.tsdb.names import schema_for
+from heron.tsdb.sandbox import run_select
+
+router = APIRouter(tags=["heron"], dependencies=[Depends(current_principal)])
+
+#: Nezha v1's metric names, the ``server_status`` column each reads, and how a bucket is summarised.
+METRICS: dict[str, tuple[str, str]] = {
+    "cpu": ("cpu", "avg"),
+    "memory": ("mem_used", "avg"),
+    "swap": ("swap_used", "avg"),
+    "disk": ("disk_used", "avg"),
+    "net_in_speed": ("net_in_speed", "avg"),
+    "net_out_speed": ("net_out_speed", "avg"),
+    "net_in_transfer": ("net_in_transfer", "max"),
+    "net_out_transfer": ("net_out_transfer", "max"),
+    "load1": ("load1", "avg"),
+    "load5": ("load5", "avg"),
+    "load15": ("load15", "avg"),
+    "tcp_conn": ("tcp_conn", "avg"),
+    "udp_conn": ("udp_conn", "avg"),
+    "process_count": ("process_count", "avg"),
+    "temperature": ("temperature", "avg"),
+    "uptime": ("uptime", "max"),
+    "gpu": ("gpu", "avg"),
+}
+#: Each period's length and bucket, in seconds.
+PERIODS: dict[str, tuple[int, int]] = {
+    "1d": (86_400, 30),
+    "7d": (7 * 86_400, 300),
+    "30d": (30 * 86_400, 1_800),
+}
+
+
+def metrics_sql(server_id: int, metric: str, period: str, *, now: float) -> str:
+    """The query for one curve; every value in it is a number or a name from the tables above."""
+    column, summary = METRICS[metric]
+    span, bucket = PERIODS[period]
+    since_us = int((now - span) * 1_000_000)
+    return (
+        f"SELECT epoch_ms(time_bucket(INTERVAL '{bucket} seconds', CAST(time AS TIMESTAMP))) AS ts, "
+        f"{summary}({column}) AS value FROM {STATUS_TABLE} "
+        f"WHERE server_id = '{int(server_id)}' AND time >= make_timestamp({since_us}) AND {column} IS NOT NULL "
+        "GROUP BY ts ORDER BY ts"
+    )
+
+
+def read_points(svc: Services, server_id: int, metric: str, period: str) -> list[dict[str, Any]]:
+    # The inventory writes history to the default namespace (``LIVE_TENANT``/``LIVE_DATABASE`` in app.py).
+    schema = schema_for(DEFAULT_TENANT, DEFAULT_DATABASE)
+    tables = svc.writer.table_names(schema)
+    if STATUS_TABLE not in tables:
+        return []
+    stream = run_select(
+        svc.tsdb,
+        schema,
+        metrics_sql(server_id, metric, period, now=time.time()),
+        timeout_seconds=svc.settings.query_timeout_seconds,
+        max_rows=svc.settings.max_result_rows,
+        tables=tables,
+    )
+    points: list[dict[str, Any]] = []
+    try:
+        for batch in stream:
+            for ts, value in zip(batch.column(0).to_pylist(), batch.column(1).to_pylist(), strict=True):
+                points.append({"ts": int(ts), "value": round(float(value), 4)})
+    finally:
+        stream.close()
+    return points
+
+
+@router.get("/api/v1/server/{server_id}/metrics", summary="A server's history of one metric (Nezha v1)")
+async def server_metrics(
+    server_id: ObjectId,
+    metric: str = Query(description="cpu, memory, swap, disk, net_in_speed, ... (Nezha v1's names)"),
+    period: str = Query("1d", description="1d (30 s buckets), 7d (5 min) or 30d (30 min); guests: 1d only"),
+    svc: Services = Depends(services),
+    principal: Principal = Depends(current_principal),
+) -> dict[str, Any]:
+    if metric not in METRICS:
+        raise BadRequest(f"unknown metric {metric!r}; one of: {', '.join(METRICS)}")
+    if period not in PERIODS:
+        raise BadRequest(f"unknown period {period!r}; one of: {', '.join(PERIODS)}")
+    info = await run_in_threadpool(svc.hosts.by_id, server_id)
+    view: ServerView | None = (
+        view_of(info, svc.live.get(info.id), now=time.time(), offline_after_seconds=svc.settings.host_offline_seconds)
+        if info is not None
+        else None
+    )
+    if view is None or not allowed(principal, Action.READ, server_resource(view)):
+        # A server the caller may not see does not exist for them (its id says nothing).
+        raise NotFound(f"no server with id {server_id}")
+    require(principal, Action.READ, Resource("history", owner_id=view.info.owner_id, period=period))
+    # Readers see every acknowledged write: apply what waits in the write-ahead log first.
+    await asyncio.wrap_future(svc.writer.sync())
+    points = await run_in_threadpool(read_points, svc, server_id, metric, period)
+    return {
+        "success": True,
+        "data": {"server_id": view.info.id, "server_name": view.info.name, "metric": metric, "data_points": points},
+    }
