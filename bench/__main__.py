@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from bench import results
+from bench.agent import DEFAULT_SECONDS as AGENT_SECONDS
+from bench.agent import run_agent
 from bench.ingest import run_ingest
 from bench.procs import machine_busy_seconds
 from bench.progress import say
@@ -25,7 +27,7 @@ from bench.remote_write import run_remote_write
 from bench.report import write_report
 
 INSTALL_SCRIPT = Path(__file__).with_name("install-peers.sh")
-PEER_BINARIES = ("influxd", "victoria-metrics", "wrk", "prometheus")
+PEER_BINARIES = ("influxd", "victoria-metrics", "wrk", "prometheus", "prometheus-node-exporter")
 DEFAULT_DURATION_S = 20
 BUSY_PROBE_S = 2.0
 BUSY_WARN_PERCENT = 25.0
@@ -34,7 +36,9 @@ BUSY_WARN_PERCENT = 25.0
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--only", choices=("ingest", "query", "remote_write", "push_routes"), help="run one benchmark (default: all)"
+        "--only",
+        choices=("ingest", "query", "remote_write", "push_routes", "agent"),
+        help="run one benchmark (default: all)",
     )
     parser.add_argument(
         "--duration",
@@ -43,9 +47,18 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         metavar="SECONDS",
         help=f"wrk run per system in the ingest benchmark (default {DEFAULT_DURATION_S})",
     )
+    parser.add_argument(
+        "--agent-seconds",
+        type=int,
+        default=AGENT_SECONDS,
+        metavar="SECONDS",
+        help=f"measured time per report interval in the agent benchmark (default {AGENT_SECONDS})",
+    )
     args = parser.parse_args(argv)
     if args.duration < 5:
         parser.error("--duration must be at least 5 seconds")
+    if args.agent_seconds < 10:
+        parser.error("--agent-seconds must be at least 10 seconds")
     return args
 
 
@@ -98,6 +111,10 @@ def main(argv: list[str] | None = None) -> int:
             problems += failures(document)
         if args.only in (None, "push_routes"):
             document = run_push_routes(duration_s=min(args.duration, 10), workdir=workdir)
+            say(f"wrote {results.write(document)}")
+            problems += failures(document)
+        if args.only in (None, "agent"):
+            document = run_agent(seconds=args.agent_seconds, workdir=workdir)
             say(f"wrote {results.write(document)}")
             problems += failures(document)
     say(f"wrote {write_report()}")

@@ -34,7 +34,7 @@ from heron.api import (
     write,
 )
 from heron.api.compat import n9e as n9e_compat
-from heron.api.compat import nezha_v0
+from heron.api.compat import n9e_targets, nezha_v0, oitc_hosts
 from heron.api.compat import oitc as oitc_compat
 from heron.api.errors import install_error_handlers
 from heron.api.ingest import write_batches
@@ -177,8 +177,10 @@ def create_app(svc: Services) -> FastAPI:
         settings.admin,
         waf.router,
         n9e_compat.router,
+        n9e_targets.router,
         oitc_compat.router,
         oitc_compat.admin,
+        oitc_hosts.router,
         docs.router,
     ):
         app.include_router(router)
