@@ -1,8 +1,9 @@
 """The auth examples of the Nezha v0/v1, Nightingale and openITCOCKPIT documents, run as written.
 
 Only the host and the credentials are replaced. Nezha v0's list and details examples
-with live agent data are in tests/inventory/test_agent_live.py; here their auth part runs
-against ``/api/v1/server/list``. openITCOCKPIT's class is run against ``/profile/apikey.json``.
+with live agent data are in tests/inventory/test_agent_live.py, openITCOCKPIT's
+``/hosts/add.json`` example in tests/api/test_oitc_hosts.py; here their auth part runs against
+``/api/v1/server/list`` and ``/profile/apikey.json``.
 """
 
 from __future__ import annotations
