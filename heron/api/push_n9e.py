@@ -325,6 +325,25 @@ def _reject_all(parsed: MetricsResult, noun: str) -> None:
     raise ParseError(f"{noun} {first.line}: {first.reason}{more}", expected=first.expected, got=first.got)
 
 
+async def _write_cnosdb(
+    request: Request,
+    svc: Services,
+    tenant: str,
+    db: str,
+    precision: str | None,
+    parse: Callable[..., MetricsResult],
+    noun: str,
+) -> Response:
+    """CnosDB's OpenTSDB routes: parse all, refuse all on any bad item (422), else 200."""
+    nanos = precision_to_nanos(precision, allowed=_CNOSDB_PRECISIONS)
+    svc.namespaces.get(tenant, db)
+    body = await read_body(request, max_bytes=svc.settings.max_body_bytes)
+    parsed = await run_in_threadpool(lambda: parse(body, precision_nanos=nanos))
+    _reject_all(parsed, noun)
+    await write_batches(svc, tenant=tenant, database=db, batches=parsed.batches, atomic=True)
+    return Response(status_code=200)
+
+
 @cnosdb.post("/api/v1/opentsdb/write", status_code=200, summary="Write OpenTSDB text lines (CnosDB)")
 async def write_opentsdb_lines(
     request: Request,
@@ -333,13 +352,7 @@ async def write_opentsdb_lines(
     precision: str | None = Query(None, description="ns (default), us, ms or s"),
     svc: Services = Depends(services),
 ) -> Response:
-    nanos = precision_to_nanos(precision, allowed=_CNOSDB_PRECISIONS)
-    svc.namespaces.get(tenant, db)
-    body = await read_body(request, max_bytes=svc.settings.max_body_bytes)
-    parsed = await run_in_threadpool(lambda: parse_opentsdb_lines(body, precision_nanos=nanos))
-    _reject_all(parsed, "line")
-    await write_batches(svc, tenant=tenant, database=db, batches=parsed.batches, atomic=True)
-    return Response(status_code=200)
+    return await _write_cnosdb(request, svc, tenant, db, precision, parse_opentsdb_lines, "line")
 
 
 @cnosdb.post("/api/v1/opentsdb/put", status_code=200, summary="Write OpenTSDB JSON data points (CnosDB)")
@@ -350,10 +363,4 @@ async def put_opentsdb_cnosdb(
     precision: str | None = Query(None, description="ns (default), us, ms or s"),
     svc: Services = Depends(services),
 ) -> Response:
-    nanos = precision_to_nanos(precision, allowed=_CNOSDB_PRECISIONS)
-    svc.namespaces.get(tenant, db)
-    body = await read_body(request, max_bytes=svc.settings.max_body_bytes)
-    parsed = await run_in_threadpool(lambda: parse_cnosdb_json(body, precision_nanos=nanos))
-    _reject_all(parsed, "data point")
-    await write_batches(svc, tenant=tenant, database=db, batches=parsed.batches, atomic=True)
-    return Response(status_code=200)
+    return await _write_cnosdb(request, svc, tenant, db, precision, parse_cnosdb_json, "data point")
