@@ -18,6 +18,8 @@ from typing import Any
 from bench import results
 from bench.agent import DEFAULT_SECONDS as AGENT_SECONDS
 from bench.agent import run_agent
+from bench.fleet import DEFAULT_AGENTS as FLEET_AGENTS
+from bench.fleet import run_fleet
 from bench.ingest import run_ingest
 from bench.procs import machine_busy_seconds
 from bench.progress import say
@@ -37,7 +39,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument(
         "--only",
-        choices=("ingest", "query", "remote_write", "push_routes", "agent"),
+        choices=("ingest", "query", "remote_write", "push_routes", "agent", "fleet"),
         help="run one benchmark (default: all)",
     )
     parser.add_argument(
@@ -54,7 +56,16 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         metavar="SECONDS",
         help=f"measured time per report interval in the agent benchmark (default {AGENT_SECONDS})",
     )
+    parser.add_argument(
+        "--fleet-agents",
+        type=int,
+        default=FLEET_AGENTS,
+        metavar="N",
+        help=f"simulated agents in the fleet benchmark (default {FLEET_AGENTS})",
+    )
     args = parser.parse_args(argv)
+    if args.fleet_agents < 1:
+        parser.error("--fleet-agents must be at least 1")
     if args.duration < 5:
         parser.error("--duration must be at least 5 seconds")
     if args.agent_seconds < 10:
@@ -115,6 +126,10 @@ def main(argv: list[str] | None = None) -> int:
             problems += failures(document)
         if args.only in (None, "agent"):
             document = run_agent(seconds=args.agent_seconds, workdir=workdir)
+            say(f"wrote {results.write(document)}")
+            problems += failures(document)
+        if args.only in (None, "fleet"):
+            document = run_fleet(agents=args.fleet_agents, workdir=workdir)
             say(f"wrote {results.write(document)}")
             problems += failures(document)
     say(f"wrote {write_report()}")
