@@ -7,7 +7,7 @@ the steady state). psutil samples the agent's RSS every second and reads its CPU
 both ends. During the 3 s phase Debian's `prometheus-node-exporter` runs beside it, scraped
 every 3 s by a small scraper thread here, and is measured the same way: the nearest thing
 Debian ships to a host agent. The rows the server stored in `server_status` show that the
-reports arrived.
+reports arrived. The local server is plain HTTP, so a last check measures what TLS would add.
 """
 
 from __future__ import annotations
@@ -202,6 +202,36 @@ def stored_reports(server: Heron, name: str) -> int:
         return int(first_row_values(response.json())[0])
 
 
+#: Run in a fresh interpreter: RSS after the agent's imports, then after what https adds.
+_TLS_COST_SCRIPT = "\n".join(
+    [
+        "def rss():",
+        "    for line in open('/proc/self/status'):",
+        "        if line.startswith('VmRSS:'):",
+        "            return int(line.split()[1]) * 1024",
+        "import heron.cli, heron.agent.collect, heron.agent.transport",
+        "before = rss()",
+        "import ssl",
+        "ssl.create_default_context()",
+        "print(rss() - before)",
+    ]
+)
+
+
+def tls_extra_bytes() -> int:
+    """What an ``https://`` server adds to the agent: importing ssl and one default context.
+
+    The phases talk plain ``ws://`` to a local server, so they never load ssl; this measures
+    the difference in a fresh interpreter that first imports what the agent imports (the
+    default context parses the system's CA bundle, which is most of the rest).
+    """
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    done = subprocess.run(
+        [sys.executable, "-c", _TLS_COST_SCRIPT], capture_output=True, text=True, check=True, env=env, timeout=60
+    )
+    return int(done.stdout.strip())
+
+
 def _mib(value: float) -> float:
     return round(value / MIB, 1)
 
@@ -288,6 +318,7 @@ def run_agent(*, seconds: int = DEFAULT_SECONDS, workdir: Path) -> dict[str, Any
         checks["target_cpu_percent"] = TARGET_CPU_PERCENT
         checks["rss_within_target"] = values["rss_mib_3s"] <= TARGET_RSS_MIB
         checks["cpu_within_target"] = values["cpu_percent_3s"] <= TARGET_CPU_PERCENT
+        checks["tls_extra_mib"] = _mib(tls_extra_bytes())
     return results.build(
         benchmark="agent",
         title="Agent footprint",
@@ -307,5 +338,7 @@ def run_agent(*, seconds: int = DEFAULT_SECONDS, workdir: Path) -> dict[str, Any
             "scrape collects far more series than an agent report holds, so CPU per report is not like for like.",
             "Node exporter has no 1 s phase (Prometheus would scrape it, not the reverse); its 1 s cells are empty.",
             "Heron's server runs on the same 2 cores; machine_busy_percent shows how busy they were meanwhile.",
+            "The agent talks plain ws:// here and never loads ssl; tls_extra_mib is what an https:// server "
+            "adds to its RSS (importing ssl and one default context with the system's CA bundle).",
         ],
     )

@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING
 
 from heron import __version__
 from heron.agent.cli import add_agent_parser, run_agent_command
-from heron.config import ConfigError, Settings, load_settings
 from heron.core.errors import HeronError
 
 if TYPE_CHECKING:
+    from heron.config import Settings
     from heron.meta.db import MetaStore
 
 
@@ -63,6 +63,10 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _settings(args: argparse.Namespace) -> Settings:
+    # Imported here, not at the top: `heron agent` never reads settings, and tomllib with the
+    # config module is over a MiB of the agent's resident memory.
+    from heron.config import load_settings
+
     overrides = {"data_dir": getattr(args, "data_dir", None), "listen": getattr(args, "listen", None)}
     return load_settings(config_file=getattr(args, "config", None), overrides=overrides)
 
@@ -152,6 +156,15 @@ def _token_command(args: argparse.Namespace, settings: Settings) -> None:
         meta.engine.dispose()
 
 
+def _expected_errors() -> tuple[type[Exception], ...]:
+    """The errors printed as ``Error: ...``: HeronError, and ConfigError once heron.config is loaded.
+
+    A ConfigError cannot be raised before its module is imported, and the agent never imports it.
+    """
+    config = sys.modules.get("heron.config")
+    return (HeronError, config.ConfigError) if config is not None else (HeronError,)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
@@ -176,7 +189,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "config":
             for key, value, help_text in settings.public_items():
                 print(f"{key} = {value}    # {help_text}")
-    except (ConfigError, HeronError) as exc:
+    except _expected_errors() as exc:
         print(f"Error: {exc}", file=sys.stderr)
         return 1
     except OSError as exc:

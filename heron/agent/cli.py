@@ -1,15 +1,18 @@
-"""``heron agent``: run the agent, print one report (``--once``), or write its systemd unit (``install``)."""
+"""``heron agent``: run the agent, print one report (``--once``), or write its systemd unit (``install``).
+
+Imports here stay few and cheap: this module is loaded by every ``heron`` command and runs
+for the agent's whole life, so what only one path needs (``uuid``, ``shlex``, the
+collectors, the transport) is imported on that path.
+"""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import logging
-import shlex
+import signal
 import socket
 import sys
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +67,8 @@ def agent_id_of(explicit: str | None, state_file: Path | None, machine_id_file: 
         kept = ""
     if kept:
         return kept
+    import uuid
+
     made = str(uuid.uuid4())
     try:
         state_file.parent.mkdir(parents=True, exist_ok=True)
@@ -75,6 +80,8 @@ def agent_id_of(explicit: str | None, state_file: Path | None, machine_id_file: 
 
 def unit_text(args: argparse.Namespace, *, python: str = sys.executable) -> str:
     """The systemd unit that runs this agent with the same server, token and interval."""
+    import shlex
+
     command = [python, "-m", "heron", "agent", "--server", args.server, "--token", args.token]
     command += ["--interval", f"{args.interval:g}"]
     if args.name:
@@ -145,4 +152,6 @@ def run_agent_command(args: argparse.Namespace) -> None:
         collect_status=collector.collect,
         backlog=Backlog(limit=args.backlog),
     )
-    asyncio.run(link.run())
+    # systemd stops the agent with SIGTERM: close the WebSocket properly instead of dying mid-frame.
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: link.stop())
+    link.run()

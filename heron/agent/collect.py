@@ -144,13 +144,41 @@ def host_info(ps: Any = psutil, root: Path = Path("/")) -> dict[str, Any]:
     }
 
 
+def _sockstat_counts(root: Path) -> dict[str, int] | None:
+    """TCP and UDP sockets from /proc/net/sockstat and sockstat6; None where they are missing or odd.
+
+    ``TCP: inuse`` (IPv4) plus ``TCP6: inuse`` plus ``tw`` (the TIME_WAIT sockets of both
+    families) is the number of rows of /proc/net/tcp and tcp6, but the kernel keeps these as
+    counters: reading them costs microseconds where rendering the tables costs about 4 ms per
+    thousand sockets, most of a report's CPU on a busy server.
+    """
+    text = _read(root, "proc/net/sockstat")
+    if not text:
+        return None
+    fields: dict[str, dict[str, str]] = {}
+    for line in (text + _read(root, "proc/net/sockstat6")).splitlines():
+        proto, _, rest = line.partition(":")
+        values = rest.split()
+        fields[proto.strip()] = dict(zip(values[::2], values[1::2], strict=False))
+    try:
+        tcp = int(fields["TCP"]["inuse"]) + int(fields["TCP"]["tw"]) + int(fields.get("TCP6", {}).get("inuse", 0))
+        udp = int(fields["UDP"]["inuse"]) + int(fields.get("UDP6", {}).get("inuse", 0))
+    except (KeyError, ValueError):
+        return None
+    return {"tcp": tcp, "udp": udp}
+
+
 def _connections(ps: Any, kind: str, root: Path) -> int:
     """Sockets of ``kind`` (``tcp``/``udp``, IPv4 and IPv6, listening ones included).
 
-    On Linux the kernel's tables in /proc/net are counted directly: psutil's
-    ``net_connections`` also maps every socket to its process by walking each process's file
-    descriptors, which costs most of a report's CPU on a busy host and is not needed here.
+    On Linux the kernel's counters in /proc/net/sockstat are read (see :func:`_sockstat_counts`),
+    else its tables in /proc/net are counted: psutil's ``net_connections`` also maps every
+    socket to its process by walking each process's file descriptors, which costs most of a
+    report's CPU on a busy host and is not needed here.
     """
+    counts = _sockstat_counts(root)
+    if counts is not None:
+        return counts[kind]
     tables = [root / "proc/net" / name for name in (kind, kind + "6")]
     if tables[0].exists():
         total = 0

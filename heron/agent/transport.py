@@ -1,6 +1,6 @@
 """The agent's connection: one WebSocket, host info on connect, status every interval.
 
-Collection and sending are separate tasks joined by a bounded backlog: reports are collected
+Collection and sending are separate threads joined by a bounded backlog: reports are collected
 on schedule whether or not the server is reachable, and sent oldest first once it is. The
 backlog drops the oldest report when full, so a long outage costs bounded memory and the
 server still gets the most recent stretch of history. A report is forgotten only when the
@@ -8,6 +8,17 @@ server acknowledges its ``seq``: a WebSocket ``send`` returns once the bytes are
 socket's buffer, so reports in flight when a connection dies would otherwise be lost. Sent
 but unacknowledged reports go back to the front of the backlog; the price is that a report
 whose ack was lost is sent twice.
+
+The agent uses no asyncio: a collector thread wakes on a timer, and the sending thread blocks in
+``select`` on the socket and a wake-up socket pair, so between reports the process sleeps in
+the kernel. This, and the small client in :mod:`heron.agent.websocket`, keep the agent's
+memory near the interpreter's own (see docs/agent.md, "Footprint").
+
+A connection that stays silent is checked with a ping after ``ping_interval_seconds`` and
+given up after ``ping_timeout_seconds`` more without a byte from the server, as the
+``websockets`` library does by default (20 s and 20 s): a server that vanished without
+closing its TCP connection is noticed in under a minute instead of at the kernel's
+retransmission timeout.
 
 Reconnects wait with exponential backoff and full jitter (a random delay between zero and the
 current cap), so a fleet of agents that lost the server at the same moment does not come
@@ -24,18 +35,20 @@ and each report with ``{"type": "ack", "seq": 1}``.
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import json
 import logging
 import random
+import select
+import socket
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import InvalidStatus, WebSocketException
+from heron.agent.websocket import HandshakeRefused, WebSocket, WebSocketError
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +57,13 @@ DEFAULT_BACKLOG_REPORTS = 1200
 #: First reconnect delay and the most a delay may grow to.
 BACKOFF_BASE_SECONDS = 1.0
 BACKOFF_CAP_SECONDS = 60.0
+#: Connecting, the TLS and WebSocket handshakes, and each send must finish within this.
+OPEN_TIMEOUT_SECONDS = 10.0
+#: How long the server may take to answer the host block with its welcome.
+WELCOME_TIMEOUT_SECONDS = 30.0
+#: Silence after which the agent pings, and then gives the connection up.
+PING_INTERVAL_SECONDS = 20.0
+PING_TIMEOUT_SECONDS = 20.0
 #: The server's path for agents.
 AGENT_PATH = "/api/v1/agent/ws"
 
@@ -60,7 +80,10 @@ def backoff_delays(
 
 @dataclass
 class Backlog:
-    """Reports not yet sent, oldest first; the oldest is dropped when ``limit`` is reached."""
+    """Reports not yet sent, oldest first; the oldest is dropped when ``limit`` is reached.
+
+    Not thread-safe by itself: :class:`AgentLink` holds its lock around every use.
+    """
 
     limit: int = DEFAULT_BACKLOG_REPORTS
     items: deque[dict[str, Any]] = field(default_factory=deque)
@@ -108,53 +131,94 @@ class AgentLink:
     collect_status: Callable[[], dict[str, Any]]
     backlog: Backlog = field(default_factory=Backlog)
     rng: random.Random = field(default_factory=random.Random)
-    wakeup: asyncio.Event = field(default_factory=asyncio.Event)
+    ping_interval_seconds: float = PING_INTERVAL_SECONDS
+    ping_timeout_seconds: float = PING_TIMEOUT_SECONDS
     _seq: int = field(default=0, init=False)
     _connected_once: bool = field(default=False, init=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    _stopping: threading.Event = field(default_factory=threading.Event, init=False, repr=False)
+    _wake_pair: tuple[socket.socket, socket.socket] = field(default_factory=socket.socketpair, init=False, repr=False)
+    _tls: Any = field(default=None, init=False, repr=False)
 
-    async def run(self) -> None:
-        """Collect and send until cancelled."""
-        collector = asyncio.create_task(self._collect_forever())
+    def __post_init__(self) -> None:
+        for end in self._wake_pair:
+            end.setblocking(False)
+
+    def run(self) -> None:
+        """Collect and send until :meth:`stop` is called (or the thread is interrupted)."""
+        collector = threading.Thread(target=self._collect_forever, name="heron-agent-collect", daemon=True)
+        collector.start()
         try:
-            await self._connect_forever()
+            self._connect_forever()
         finally:
-            collector.cancel()
+            self.stop()
+            collector.join(timeout=OPEN_TIMEOUT_SECONDS)
+            for end in self._wake_pair:
+                end.close()
 
-    async def _collect_forever(self) -> None:
-        while True:
+    def stop(self) -> None:
+        """Ask :meth:`run` to close the connection and return; safe from other threads and signal handlers."""
+        self._stopping.set()
+        self._wake()
+
+    def _wake(self) -> None:
+        # Full means a wake-up is already pending; closed means the link has stopped.
+        with contextlib.suppress(OSError):
+            self._wake_pair[1].send(b"\0")
+
+    def _collect_forever(self) -> None:
+        while not self._stopping.is_set():
             started = time.monotonic()
             try:
-                status = await asyncio.to_thread(self.collect_status)
+                status = self.collect_status()
             except Exception:  # one failed collection must not end the reports
                 log.exception("collecting status failed; trying again next interval")
             else:
-                self._seq += 1
-                self.backlog.add({"type": "status", "seq": self._seq, "ts": time.time(), "status": status})
-                self.wakeup.set()
-            await asyncio.sleep(max(0.0, self.interval_seconds - (time.monotonic() - started)))
+                with self._lock:
+                    self._seq += 1
+                    self.backlog.add({"type": "status", "seq": self._seq, "ts": time.time(), "status": status})
+                self._wake()
+            self._stopping.wait(max(0.0, self.interval_seconds - (time.monotonic() - started)))
 
-    async def _connect_forever(self) -> None:
+    def _connect_forever(self) -> None:
         delays = backoff_delays(rng=self.rng)
         url = ws_url(self.server_url)
-        while True:
+        while not self._stopping.is_set():
             try:
-                async with connect(
+                with WebSocket.connect(
                     url,
-                    additional_headers={"Authorization": f"Bearer {self.token}"},
-                    open_timeout=10,
-                    close_timeout=5,
+                    headers={"Authorization": f"Bearer {self.token}"},
+                    timeout=OPEN_TIMEOUT_SECONDS,
+                    ssl_context=self._tls_context(url),
                 ) as ws:
-                    await self._session(ws)
-            except InvalidStatus as exc:
-                log.warning("the server refused the agent: HTTP %s", exc.response.status_code)
-            except (OSError, WebSocketException, TimeoutError) as exc:
+                    self._session(ws)
+            except HandshakeRefused as exc:
+                log.warning("the server refused the agent: HTTP %s", exc.status)
+            except (OSError, WebSocketError, ValueError) as exc:
                 log.warning("connection to %s lost: %s", url, exc)
             else:
-                continue
+                continue  # the session ended because the agent is stopping
             delays = self._reset_if_connected(delays)
             delay = next(delays)
-            log.info("reconnecting in %.1f s (%d reports waiting)", delay, len(self.backlog))
-            await asyncio.sleep(delay)
+            with self._lock:
+                waiting = len(self.backlog)
+            log.info("reconnecting in %.1f s (%d reports waiting)", delay, waiting)
+            self._stopping.wait(delay)
+
+    def _tls_context(self, url: str) -> Any:
+        """One ``ssl.SSLContext`` for every reconnect to a ``wss://`` server, None for ``ws://``.
+
+        Made once: each context parses the system's CA bundle (about 2 MiB for 150
+        certificates), which a new context per reconnect would repeat. ssl is imported here
+        only, so an agent talking plain ``ws://`` never maps libssl.
+        """
+        if not url.startswith("wss://"):
+            return None
+        if self._tls is None:
+            import ssl
+
+            self._tls = ssl.create_default_context()
+        return self._tls
 
     def _reset_if_connected(self, delays: Iterator[float]) -> Iterator[float]:
         """A connection that got as far as the welcome starts the backoff over."""
@@ -163,43 +227,70 @@ class AgentLink:
             return backoff_delays(rng=self.rng)
         return delays
 
-    async def _session(self, ws: ClientConnection) -> None:
+    def _session(self, ws: WebSocket) -> None:
+        """Introduce the host, then send reports as they come and read acks until the connection fails."""
         try:
-            host = await asyncio.to_thread(self.collect_host)
+            host = self.collect_host()
         except Exception:  # status is still worth sending without host facts
             log.exception("collecting host info failed; connecting without it")
             host = {}
-        await ws.send(json.dumps({"type": "host", "agent_id": self.agent_id, "name": self.name, "host": host}))
-        welcome = json.loads(await asyncio.wait_for(ws.recv(), timeout=30))
+        ws.send_text(json.dumps({"type": "host", "agent_id": self.agent_id, "name": self.name, "host": host}))
+        welcome = json.loads(ws.receive(timeout=WELCOME_TIMEOUT_SECONDS))
+        if not isinstance(welcome, dict):
+            raise WebSocketError(f"expected the welcome object, got {welcome!r:.80}")
         self._connected_once = True
         log.info("connected as server %s (%s)", welcome.get("server_id"), welcome.get("name"))
         inflight: deque[dict[str, Any]] = deque()
-        reader = asyncio.create_task(_read_acks(ws, inflight))
+        wake = self._wake_pair[0]
+        heard = time.monotonic()
+        pinged: float | None = None
         try:
-            while True:
-                self.wakeup.clear()
-                while self.backlog.items:
-                    report = self.backlog.items.popleft()
-                    inflight.append(report)
-                    await ws.send(json.dumps(report))
-                waiter = asyncio.ensure_future(self.wakeup.wait())
-                await asyncio.wait({waiter, reader}, return_when=asyncio.FIRST_COMPLETED)
-                waiter.cancel()
-                if reader.done():
-                    reader.result()  # raises ConnectionClosed when the connection broke
-                    raise OSError("the server closed the connection")
+            while not self._stopping.is_set():
+                self._send_backlog(ws, inflight)
+                now = time.monotonic()
+                if pinged is None and now - heard >= self.ping_interval_seconds:
+                    ws.ping()
+                    pinged = now
+                if pinged is not None and now - pinged >= self.ping_timeout_seconds:
+                    raise TimeoutError(f"no answer from the server within {self.ping_timeout_seconds:g} s of a ping")
+                until = pinged + self.ping_timeout_seconds if pinged is not None else heard + self.ping_interval_seconds
+                ready = [ws.sock] if ws.pending() else select.select([ws.sock, wake], [], [], max(0.0, until - now))[0]
+                if wake in ready:
+                    _drain(wake)
+                if ws.sock in ready:
+                    for message in ws.receive_available():
+                        _forget_acknowledged(message, inflight)
+                    heard, pinged = time.monotonic(), None
         finally:
-            reader.cancel()
-            self.backlog.requeue(inflight)
+            with self._lock:
+                self.backlog.requeue(inflight)
+
+    def _send_backlog(self, ws: WebSocket, inflight: deque[dict[str, Any]]) -> None:
+        """Send waiting reports oldest first; each stays in ``inflight`` until the server acks it."""
+        while True:
+            with self._lock:
+                if not self.backlog.items:
+                    return
+                report = self.backlog.items.popleft()
+            inflight.append(report)
+            ws.send_text(json.dumps(report))
 
 
-async def _read_acks(ws: ClientConnection, inflight: deque[dict[str, Any]]) -> None:
+def _drain(wake: socket.socket) -> None:
+    """Empty the wake-up socket, so the next ``select`` sleeps until something new happens."""
+    try:
+        while wake.recv(4096):
+            pass
+    except (BlockingIOError, InterruptedError):
+        pass
+
+
+def _forget_acknowledged(message: str | bytes, inflight: deque[dict[str, Any]]) -> None:
     """Forget sent reports as the server acknowledges them (``{"type": "ack", "seq": n}``)."""
-    async for text in ws:
-        try:
-            msg = json.loads(text)
-        except ValueError:
-            continue
-        if isinstance(msg, dict) and msg.get("type") == "ack" and isinstance(msg.get("seq"), int):
-            while inflight and inflight[0]["seq"] <= msg["seq"]:
-                inflight.popleft()
+    try:
+        msg = json.loads(message)
+    except ValueError:
+        return
+    if isinstance(msg, dict) and msg.get("type") == "ack" and isinstance(msg.get("seq"), int):
+        while inflight and inflight[0]["seq"] <= msg["seq"]:
+            inflight.popleft()

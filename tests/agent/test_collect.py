@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from heron.agent.collect import StatusCollector, cpu_models, host_info, virtualization
+from heron.agent.collect import StatusCollector, _sockstat_counts, cpu_models, host_info, virtualization
 from heron.agent.transport import Backlog, backoff_delays, ws_url
 from heron.inventory.live import HOST_FIELDS, STATUS_FIELDS
 
@@ -100,6 +100,33 @@ def test_connections_are_counted_from_the_kernels_tables(tmp_path: Path) -> None
     (tmp_path / "proc/net/udp").write_text(header)
     status = StatusCollector(RecordedHost(), root=tmp_path).collect()
     assert (status["TcpConnCount"], status["UdpConnCount"]) == (4, 0)
+
+
+def test_connections_are_read_from_the_kernels_counters_when_it_has_them(tmp_path: Path) -> None:
+    (tmp_path / "proc/net").mkdir(parents=True)
+    (tmp_path / "proc/net/sockstat").write_text(
+        "sockets: used 3482\nTCP: inuse 3461 orphan 0 tw 659 alloc 3464 mem 1703\nUDP: inuse 3 mem 0\n"
+        "UDPLITE: inuse 0\nRAW: inuse 0\nFRAG: inuse 0 memory 0\n"
+    )
+    (tmp_path / "proc/net/sockstat6").write_text("TCP6: inuse 2\nUDP6: inuse 1\nUDPLITE6: inuse 0\n")
+    (tmp_path / "proc/net/tcp").write_text("these tables are not read when the counters are there\n" * 9)
+    status = StatusCollector(RecordedHost(), root=tmp_path).collect()
+    assert (status["TcpConnCount"], status["UdpConnCount"]) == (3461 + 659 + 2, 3 + 1)
+
+
+def test_on_this_host_the_counters_and_the_tables_agree() -> None:
+    """Rows of /proc/net/tcp{,6} and udp{,6} against sockstat; sockets come and go between the reads."""
+    root = Path("/")
+    counters = _sockstat_counts(root)
+    if counters is None:
+        pytest.skip("no /proc/net/sockstat on this host")
+    for kind in ("tcp", "udp"):
+        rows = sum(
+            max(0, len(Path(f"/proc/net/{name}").read_text().splitlines()) - 1)
+            for name in (kind, kind + "6")
+            if Path(f"/proc/net/{name}").exists()
+        )
+        assert abs(counters[kind] - rows) <= max(20, rows // 20), kind
 
 
 def test_on_this_host_the_tables_and_psutil_count_about_the_same() -> None:

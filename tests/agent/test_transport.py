@@ -52,12 +52,13 @@ async def _scenario() -> list[list[dict[str, Any]]]:
             backlog=Backlog(limit=1000),
             rng=random.Random(1),
         )
-        task = asyncio.create_task(link.run())
+        # The agent blocks in its own threads; the peer keeps this event loop.
+        task = asyncio.create_task(asyncio.to_thread(link.run))
         try:
             await asyncio.wait_for(enough.wait(), timeout=20)
         finally:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+            link.stop()
+            await asyncio.wait_for(task, timeout=20)
     return sessions
 
 
@@ -70,3 +71,48 @@ def test_reports_collected_while_away_are_sent_in_order_after_the_host_block() -
     assert numbers[0] == first[1]["status"]["n"] + 1, "every report not acknowledged was sent again"
     assert all(m["type"] == "status" and m["ts"] > 0 for m in second[1:])
     assert [m["seq"] for m in second[1:]] == [n + 1 for n in numbers]
+
+
+def test_a_server_that_stops_answering_is_given_up_after_a_ping_and_reconnected() -> None:
+    """A server whose connection stays open but that reads nothing (a hung process, a lost route)."""
+
+    async def scenario() -> int:
+        sessions = 0
+        second = asyncio.Event()
+
+        async def handler(ws: ServerConnection) -> None:
+            nonlocal sessions
+            sessions += 1
+            await ws.recv()
+            await ws.send(json.dumps({"type": "welcome", "server_id": 1, "name": "h"}))
+            if sessions == 1:
+                ws.transport.pause_reading()  # from now on no ping is read, so none is answered
+                await ws.wait_closed()
+                return
+            second.set()
+            await ws.wait_closed()
+
+        # The paused connection cannot finish its closing handshake: do not wait long for it.
+        async with serve(handler, "127.0.0.1", 0, close_timeout=0.5) as server:
+            port = server.sockets[0].getsockname()[1]
+            link = AgentLink(
+                server_url=f"http://127.0.0.1:{port}",
+                token="heron_test",
+                agent_id="a1",
+                name="h",
+                interval_seconds=60,  # no report traffic: only the ping can notice the silence
+                collect_host=dict,
+                collect_status=dict,
+                rng=random.Random(1),
+                ping_interval_seconds=0.1,
+                ping_timeout_seconds=0.2,
+            )
+            task = asyncio.create_task(asyncio.to_thread(link.run))
+            try:
+                await asyncio.wait_for(second.wait(), timeout=20)
+            finally:
+                link.stop()
+                await asyncio.wait_for(task, timeout=20)
+        return sessions
+
+    assert asyncio.run(scenario()) >= 2
