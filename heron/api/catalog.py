@@ -62,7 +62,7 @@ async def run_catalog_statement(
         svc.namespaces.get(tenant, database)
         cur = svc.tsdb.cursor()
         try:
-            return pa.table({"table_name": list_tables(cur, schema_for(tenant, database))})
+            return pa.table({"table_name": list_tables(cur, schema_for(tenant, database), internal=False)})
         finally:
             cur.close()
     if stmt.kind == "describe_table":

@@ -9,6 +9,7 @@ import pyarrow.compute as pc
 
 from heron.api.services import Services
 from heron.core.batch import Batch
+from heron.tsdb.metrics import Samples
 from heron.tsdb.names import schema_for
 from heron.tsdb.writer import WriteResult
 
@@ -17,12 +18,27 @@ IDENT_TAG = "ident"
 
 
 async def write_batches(
-    svc: Services, *, tenant: str, database: str, batches: list[Batch], atomic: bool
+    svc: Services,
+    *,
+    tenant: str,
+    database: str,
+    batches: list[Batch],
+    atomic: bool,
+    samples: Samples | None = None,
+    metrics: bool = False,
 ) -> WriteResult:
-    """Queue ``batches`` and wait until they are committed (a 2xx after this is durable)."""
+    """Queue ``batches`` (and ``samples``) and wait until they are committed (a 2xx after
+    this is durable). ``metrics=True`` says the batches are metrics: they go to the metric
+    store (:mod:`heron.tsdb.metrics`) like ``samples`` do."""
     svc.namespaces.get(tenant, database)
     future = svc.writer.submit(
-        tenant=tenant, database=database, schema=schema_for(tenant, database), batches=batches, atomic=atomic
+        tenant=tenant,
+        database=database,
+        schema=schema_for(tenant, database),
+        batches=batches,
+        atomic=atomic,
+        samples=samples,
+        metrics=metrics,
     )
     return await asyncio.wrap_future(future)
 

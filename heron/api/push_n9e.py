@@ -98,7 +98,7 @@ async def _push(
     body = await read_body(request, max_bytes=svc.settings.max_body_bytes)
     parsed = await run_in_threadpool(parse, body)
     result = await write_batches(
-        svc, tenant=target.tenant, database=target.database, batches=parsed.batches, atomic=False
+        svc, tenant=target.tenant, database=target.database, batches=parsed.batches, atomic=False, metrics=True
     )
     register_hosts(svc, parsed.batches, ignore=target.ignore_ident)
     failures = {e.line: _reason(e) for e in parsed.errors}
@@ -340,7 +340,7 @@ async def _write_cnosdb(
     body = await read_body(request, max_bytes=svc.settings.max_body_bytes)
     parsed = await run_in_threadpool(lambda: parse(body, precision_nanos=nanos))
     _reject_all(parsed, noun)
-    await write_batches(svc, tenant=tenant, database=db, batches=parsed.batches, atomic=True)
+    await write_batches(svc, tenant=tenant, database=db, batches=parsed.batches, atomic=True, metrics=True)
     return Response(status_code=200)
 
 

@@ -108,7 +108,7 @@ async def _ingest(
     except ParseError as exc:
         # A plain 400 in every dialect (CnosDB's envelope would make a ParseError 422).
         raise BadRequest(exc.message) from exc
-    result = await write_batches(svc, tenant=tenant, database=database, batches=parsed.batches, atomic=False)
+    result = await write_batches(svc, tenant=tenant, database=database, batches=[], samples=parsed.data, atomic=False)
     if register and parsed.idents:
         svc.hosts.seen(parsed.idents, at=time.time())
     if not result.written and (parsed.dropped_samples or result.dropped):

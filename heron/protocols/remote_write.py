@@ -49,7 +49,16 @@ from heron.core.batch import Batch
 from heron.core.errors import BadRequest, ParseError, PayloadTooLarge
 from heron.protocols._pb import remote_write_v1_pb2 as v1
 from heron.protocols._pb import remote_write_v2_pb2 as v2
-from heron.protocols._remote_write_fast import Decoded, Refused, decode_v1, decode_v2
+from heron.protocols._remote_write_fast import (
+    Decoded,
+    Refused,
+    _doubles,
+    _varints,
+    _walk_top,
+    decode_v1,
+    decode_v2,
+)
+from heron.tsdb.metrics import METRIC_ID, SERIES_ID, SERIES_KEY, Samples, SeriesDef
 
 __all__ = [
     "WRITE_REQUEST_V1",
@@ -69,6 +78,8 @@ VALUE_FIELD = "value"
 #: Prefix given to labels whose names collide with a metric table's own columns.
 RENAMED_LABEL_PREFIX = "label_"
 _RESERVED_NAMES = frozenset({"time", VALUE_FIELD})
+#: Internal columns of the metric store: a label of that name cannot be stored.
+_STORE_COLUMNS = frozenset({METRIC_ID, SERIES_ID, SERIES_KEY})
 #: Default cap on the reasons a result keeps; ``dropped_series`` still counts every one.
 DEFAULT_MAX_PROBLEMS = 10
 
@@ -79,10 +90,10 @@ _FRAMED_SNAPPY_MAGIC = b"\xff\x06\x00\x00sNaPpY"
 
 @dataclass(frozen=True, slots=True)
 class RemoteWriteResult:
-    """What one request held: batches to write, and what was dropped or ignored."""
+    """What one request held: samples to write, and what was dropped or ignored."""
 
-    batches: list[Batch]  # one per metric, rows in request order
-    samples: int  # float samples in ``batches``
+    data: Samples
+    samples: int  # float samples in ``data``
     dropped_samples: int  # samples of dropped series, or with a time out of range
     dropped_series: int
     problems: list[str] = field(default_factory=list)  # why, for the first few
@@ -90,6 +101,11 @@ class RemoteWriteResult:
     exemplars: int = 0
     histograms: int = 0
     metadata: int = 0
+
+    @property
+    def batches(self) -> list[Batch]:
+        """The samples as one batch per metric (rows in request order)."""
+        return self.data.to_batches()
 
 
 def decompress_snappy_block(raw: bytes, *, max_bytes: int) -> bytes:
@@ -139,6 +155,10 @@ def _parse(
     else:
         raise ValueError(f"unknown remote-write message {message!r}")
     decoded: Decoded | None = None
+    if not reference and message == WRITE_REQUEST_V1:
+        cached = _parse_cached_v1(body, ident_fallback=ident_fallback, max_problems=max_problems)
+        if cached is not None:
+            return cached
     if not reference:
         try:
             decoded = fast(body)
@@ -274,6 +294,7 @@ class _Problems:
 
     def __init__(self, series: int, limit: int) -> None:
         self.bad = np.zeros(series, dtype=bool)
+        self.why: dict[int, str] = {}  # the first reason (with ``{n}``) of each dropped series
         self._found: list[tuple[int, str]] = []
         self._limit = limit
 
@@ -281,6 +302,8 @@ class _Problems:
         """Drop ``series`` (indices); ``reason`` may use ``{n}``, the 1-based series number."""
         if len(series):
             self.bad[series] = True
+            for i in np.unique(series).tolist():
+                self.why.setdefault(i, reason)
             for i in np.unique(series)[: self._limit]:
                 self.note(int(i), reason.format(n=int(i) + 1))
 
@@ -302,11 +325,45 @@ def _canonical_codes(label_names: list[str]) -> npt.NDArray[np.int64]:
 
 
 def _assemble(d: Decoded, *, ident_fallback: str | None, max_problems: int) -> RemoteWriteResult:
-    """Check series, then pivot labels into tag columns and cut one batch per metric.
+    """Check every series, then describe each kept one (metric and labels) and its samples."""
+    series, _, problems = _describe_series(d, ident_fallback=ident_fallback, max_problems=max_problems)
+    in_range = np.abs(d.sample_ms) <= _MAX_ABS_MS
+    for i in np.flatnonzero(~in_range)[:max_problems]:
+        n = int(d.sample_owner[i])
+        problems.note(n, f"series {n + 1}: the timestamp {int(d.sample_ms[i])} ms is out of range")
+    position = np.full(d.series, -1, dtype=np.int64)
+    good = np.flatnonzero(~problems.bad)
+    position[good] = np.arange(len(good))
+    rows = np.flatnonzero((position[d.sample_owner] >= 0) & in_range)
+    kept = [s for s in series if s is not None]
+    samples = Samples(
+        kept,
+        position[d.sample_owner[rows]],
+        d.sample_ms[rows] * _NS_PER_MS,
+        d.sample_value[rows],
+        (d.sample_owner[rows] + 1).astype(np.int32),
+    )
+    return RemoteWriteResult(
+        data=samples,
+        samples=len(rows),
+        dropped_samples=len(d.sample_owner) - len(rows),
+        dropped_series=int(np.count_nonzero(problems.bad)),
+        problems=problems.reasons(),
+        idents=samples.idents(),
+        exemplars=d.exemplars,
+        histograms=d.histograms,
+        metadata=d.metadata,
+    )
 
-    Everything here is whole-array work: label names are dictionary-encoded once, each
-    distinct label name becomes one column over all rows, and rows are sorted by metric so
-    that each metric's batch is a slice of those columns.
+
+def _describe_series(
+    d: Decoded, *, ident_fallback: str | None, max_problems: int
+) -> tuple[list[SeriesDef | None], list[str | None], _Problems]:
+    """Each series as a :class:`SeriesDef`, or ``None`` and why it is dropped (a reason
+    with ``{n}`` for its number).
+
+    The checks are whole-array work: label names are dictionary-encoded once. Python runs
+    per label only to build the descriptions (new series; known ones come from the cache).
     """
     encoded = pc.dictionary_encode(d.names)
     label_names: list[str] = encoded.dictionary.to_pylist()
@@ -329,65 +386,171 @@ def _assemble(d: Decoded, *, ident_fallback: str | None, max_problems: int) -> R
     if "" in label_names:
         problems.drop(owner[codes == label_names.index("")], "series {n} has a label with an empty name")
     for code, twice in _repeated_labels(owner, codes, label_names):
-        problems.drop(twice, f"series {{n}} has the label {label_names[code]!r} more than once")
+        shown = repr(label_names[code]).replace("{", "{{").replace("}", "}}")
+        problems.drop(twice, f"series {{n}} has the label {shown} more than once")
     name_code = int(canonical[label_names.index(NAME_LABEL)]) if NAME_LABEL in label_names else -1
-    metric_of_series = np.full(d.series, -1, dtype=np.int64)
+    metric_at = np.full(d.series, -1, dtype=np.int64)
     is_name = codes == name_code
-    metric_of_series[owner[is_name]] = kept[is_name]
-    problems.drop(np.flatnonzero(metric_of_series < 0), "series {n} has no __name__ label")
+    metric_at[owner[is_name]] = kept[is_name]
+    problems.drop(np.flatnonzero(metric_at < 0), "series {n} has no __name__ label")
+    reserved = [i for i, n in enumerate(label_names) if n.lower() in _STORE_COLUMNS]
+    if reserved:
+        problems.drop(
+            owner[np.isin(codes, reserved)],
+            "series {n} has a label named like a column of Heron's metric store (__metric, __series, __key)",
+        )
 
-    in_range = np.abs(d.sample_ms) <= _MAX_ABS_MS
+    stored = [_stored_name(n) for n in label_names]
+    good = ~problems.bad
+    mine = good[owner] & ~is_name
+    label_owner = owner[mine].tolist()
+    label_codes = codes[mine].tolist()
+    label_values = d.values.take(pa.array(kept[mine])).to_pylist()
+    good_series = np.flatnonzero(good)
+    metrics = d.values.take(pa.array(metric_at[good_series])).to_pylist()
+    per_series: dict[int, list[tuple[str, str]]] = {}
+    for s, c, v in zip(label_owner, label_codes, label_values, strict=True):
+        per_series.setdefault(s, []).append((stored[c], v))
+    series: list[SeriesDef | None] = [None] * d.series
+    for s, metric in zip(good_series.tolist(), metrics, strict=True):
+        series[s] = SeriesDef.of(metric, per_series.get(s, ()), ident_label=IDENT_LABEL)
+    return series, [problems.why.get(i) for i in range(d.series)], problems
+
+
+# --- the cache of known series ------------------------------------------------------------
+
+#: Series descriptions by the bytes of their labels, one map per ``ident_fallback``.
+_SERIES_CACHE: dict[str | None, dict[bytes, SeriesDef | str]] = {}
+#: Entries a map holds before it starts over (about 1-2 KB each).
+SERIES_CACHE_LIMIT = 100_000
+#: A standard trailing sample: ``12 10 09 <8-byte double> 10 <6-byte varint ms>``.
+_TAIL = 18
+
+
+def _cache_for(ident_fallback: str | None) -> dict[bytes, SeriesDef | str]:
+    cache = _SERIES_CACHE.get(ident_fallback)
+    if cache is None or len(cache) > SERIES_CACHE_LIMIT:
+        cache = _SERIES_CACHE[ident_fallback] = {}
+    return cache
+
+
+def _parse_cached_v1(body: bytes, *, ident_fallback: str | None, max_problems: int) -> RemoteWriteResult | None:
+    """A 1.0 request whose series each end in one standard sample, read with the cache.
+
+    Prometheus sends the same series again and again, each as its labels followed by one
+    sample. The labels' bytes are looked up; only series not seen before are decoded (as a
+    small request of their own). Returns ``None`` when the body has another layout.
+    """
+    try:
+        numbers, starts, ends = _walk_top(body)
+    except Refused:
+        return None
+    is_series = numbers == 1
+    if not is_series.any() or np.any((numbers != 1) & (numbers != 3)):
+        return None
+    first, last = starts[is_series], ends[is_series]
+    buf = np.frombuffer(body + bytes(16), dtype=np.uint8)
+    tail = last - _TAIL
+    if np.any(tail < first):
+        return None
+    stamp = tail[:, None] + np.arange(12, 17)
+    if not (
+        np.all(buf[tail] == 0x12)
+        and np.all(buf[tail + 1] == _TAIL - 2)
+        and np.all(buf[tail + 2] == 0x09)
+        and np.all(buf[tail + 11] == 0x10)
+        and np.all(buf[stamp] >= 0x80)
+        and np.all(buf[tail + 17] < 0x80)
+    ):
+        return None
+    cache = _cache_for(ident_fallback)
+    keys = [body[a:b] for a, b in zip(first.tolist(), tail.tolist(), strict=True)]
+    entries = [cache.get(k) for k in keys]
+    missing = [i for i, e in enumerate(entries) if e is None]
+    if missing and not _learn(body, first, last, missing, keys, entries, cache, ident_fallback, max_problems):
+        return None
+    problems = _Problems(len(entries), max_problems)
+    dropped = [i for i, entry in enumerate(entries) if type(entry) is str]
+    if dropped:
+        series: list[SeriesDef] = []
+        position = np.full(len(entries), -1, dtype=np.int64)
+        for i, entry in enumerate(entries):
+            if isinstance(entry, SeriesDef):
+                position[i] = len(series)
+                series.append(entry)
+            else:
+                assert entry is not None
+                problems.drop(np.array([i], dtype=np.int64), entry)
+    else:
+        series = entries  # type: ignore[assignment]  # every entry is a SeriesDef
+        position = np.arange(len(entries), dtype=np.int64)
+    value = _doubles(buf, tail + 3)
+    ms, _ = _varints(buf, tail + 12, 10)
+    ms_signed = ms.view(np.int64)
+    in_range = np.abs(ms_signed) <= _MAX_ABS_MS
     for i in np.flatnonzero(~in_range)[:max_problems]:
-        n = int(d.sample_owner[i])
-        problems.note(n, f"series {n + 1}: the timestamp {int(d.sample_ms[i])} ms is out of range")
-    good_series = np.flatnonzero(~problems.bad)
-    rows = np.flatnonzero(~problems.bad[d.sample_owner] & in_range)
-
-    # Metric of each kept row, rows sorted by metric (stable: request order within one).
-    metrics = pc.dictionary_encode(d.values.take(pa.array(metric_of_series[good_series])))
-    metric_names: list[str] = metrics.dictionary.to_pylist()
-    series_metric = np.full(d.series, -1, dtype=np.int64)
-    series_metric[good_series] = metrics.indices.to_numpy(zero_copy_only=False)
-    row_metric = series_metric[d.sample_owner[rows]]
-    order = np.argsort(row_metric, kind="stable")
-    rows, row_metric = rows[order], row_metric[order]
-    row_series = d.sample_owner[rows]
-    bounds = np.concatenate(([0], np.cumsum(np.bincount(row_metric, minlength=len(metric_names)))))
-
-    labels = _Labels(owner, codes, kept, label_names, name_code)
-    columns = _tag_columns(d, labels, row_series, row_metric, len(metric_names))
-    time = pa.array(d.sample_ms[rows] * _NS_PER_MS, type=pa.int64())
-    value = pa.array(d.sample_value[rows], type=pa.float64())
-    lines = pa.array((row_series + 1).astype(np.int32), type=pa.int32())
-    batches = []
-    for m, table in enumerate(metric_names):
-        start, size = int(bounds[m]), int(bounds[m + 1] - bounds[m])
-        if size:
-            batches.append(
-                Batch(
-                    table=table,
-                    time=time.slice(start, size),
-                    tags={name: array.slice(start, size) for name, array, present in columns if present[m]},
-                    fields={VALUE_FIELD: value.slice(start, size)},
-                    lines=lines.slice(start, size),
-                )
-            )
-
-    idents: list[str] = []
-    if IDENT_LABEL in label_names:
-        mine = (codes == canonical[label_names.index(IDENT_LABEL)]) & ~problems.bad[owner]
-        idents = sorted(pc.unique(d.values.take(pa.array(kept[mine]))).to_pylist())
+        problems.note(int(i), f"series {int(i) + 1}: the timestamp {int(ms_signed[i])} ms is out of range")
+    rows = np.flatnonzero((position >= 0) & in_range)
+    samples = Samples(
+        series,
+        position[rows],
+        ms_signed[rows] * _NS_PER_MS,
+        value[rows],
+        (rows + 1).astype(np.int32),
+    )
     return RemoteWriteResult(
-        batches=batches,
+        data=samples,
         samples=len(rows),
-        dropped_samples=len(d.sample_owner) - len(rows),
+        dropped_samples=len(entries) - len(rows),
         dropped_series=int(np.count_nonzero(problems.bad)),
         problems=problems.reasons(),
-        idents=idents,
-        exemplars=d.exemplars,
-        histograms=d.histograms,
-        metadata=d.metadata,
+        idents=samples.idents(),
+        metadata=int(np.count_nonzero(numbers == 3)),
     )
+
+
+def _learn(
+    body: bytes,
+    first: npt.NDArray[np.int64],
+    last: npt.NDArray[np.int64],
+    missing: list[int],
+    keys: list[bytes],
+    entries: list[SeriesDef | str | None],
+    cache: dict[bytes, SeriesDef | str],
+    ident_fallback: str | None,
+    max_problems: int,
+) -> bool:
+    """Decode the series not in the cache and add them; False if they do not fit the
+    cached layout (more than one sample, exemplars or histograms)."""
+    parts = []
+    for i in missing:
+        payload = body[int(first[i]) : int(last[i])]
+        parts.append(b"\x0a" + _varint(len(payload)) + payload)
+    try:
+        d = decode_v1(b"".join(parts))
+    except Refused:
+        return False
+    if d.exemplars or d.histograms or not np.array_equal(d.sample_owner, np.arange(len(missing))):
+        return False
+    described, why, _ = _describe_series(d, ident_fallback=ident_fallback, max_problems=max_problems)
+    for j, i in enumerate(missing):
+        entry = described[j]
+        if entry is None:
+            reason = why[j]
+            assert reason is not None
+            cache[keys[i]] = entries[i] = reason
+        else:
+            cache[keys[i]] = entries[i] = entry
+    return True
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while n >= 0x80:
+        out.append(n & 0x7F | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
 
 
 def _repeated_labels(
@@ -410,43 +573,3 @@ def _repeated_labels(
     pairs = np.sort(owner * width + codes)
     repeated = pairs[1:][pairs[1:] == pairs[:-1]]
     return [(int(code), repeated[repeated % width == code] // width) for code in np.unique(repeated % width)]
-
-
-@dataclass(frozen=True, slots=True)
-class _Labels:
-    """The labels that count: series of each, name code, position of its value in d.values."""
-
-    owner: npt.NDArray[np.int64]
-    codes: npt.NDArray[np.int64]
-    value_at: npt.NDArray[np.int64]
-    names: list[str]
-    name_code: int
-
-
-def _tag_columns(
-    d: Decoded,
-    labels: _Labels,
-    row_series: npt.NDArray[np.int64],
-    row_metric: npt.NDArray[np.int64],
-    metric_count: int,
-) -> list[tuple[str, pa.Array, list[bool]]]:
-    """One string column over all rows per label name (null where a row's series lacks
-    it), and for each metric whether any of its rows has the label."""
-    many = len(labels.names) > 32  # one sort beats a comparison per name
-    by_code = np.argsort(labels.codes, kind="stable") if many else labels.codes
-    bounds = np.concatenate(([0], np.cumsum(np.bincount(labels.codes, minlength=len(labels.names)))))
-    columns = []
-    for code, label in enumerate(labels.names):
-        if code == labels.name_code or bounds[code] == bounds[code + 1]:
-            continue
-        picked = by_code[bounds[code] : bounds[code + 1]] if many else np.flatnonzero(labels.codes == code)
-        value_of_series = np.full(d.series, -1, dtype=np.int64)
-        value_of_series[labels.owner[picked]] = labels.value_at[picked]
-        at = value_of_series[row_series]
-        present = at >= 0
-        if not present.any():
-            continue
-        array = d.values.take(pa.array(at, mask=~present))
-        in_metric = np.bincount(row_metric[present], minlength=metric_count) > 0
-        columns.append((_stored_name(label), array, in_metric.tolist()))
-    return columns

@@ -9,6 +9,9 @@ from heron.core.errors import BadRequest
 #: Tenant and database names: what CnosDB accepts, and safe to embed in a schema name.
 NAME_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]{0,62}$")
 
+#: Prefix of the metric store's own tables (heron.tsdb.metrics); no table or metric may use it.
+INTERNAL_PREFIX = "_heron_"
+
 #: Schema that holds Heron's SQL macros (time_window, date_bin, first/last); never tables.
 MACRO_SCHEMA = "main"
 

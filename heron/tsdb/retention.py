@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import duckdb
 
 from heron.tsdb.names import qualified
-from heron.tsdb.store import list_tables
+from heron.tsdb.store import timed_tables
 
 
 def expire(con: duckdb.DuckDBPyConnection, schema: str, *, ttl_seconds: int, now: datetime | None = None) -> int:
@@ -17,7 +17,7 @@ def expire(con: duckdb.DuckDBPyConnection, schema: str, *, ttl_seconds: int, now
     cutoff = (now or datetime.now(UTC)) - timedelta(seconds=ttl_seconds)
     naive_cutoff = cutoff.astimezone(UTC).replace(tzinfo=None)
     deleted = 0
-    for table in list_tables(con, schema):
+    for table in timed_tables(con, schema):
         rows = con.execute(
             f"DELETE FROM {qualified(schema, table)} WHERE time < CAST(? AS TIMESTAMP_NS)", [naive_cutoff]
         ).fetchall()

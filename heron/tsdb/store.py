@@ -16,7 +16,7 @@ from pathlib import Path
 import duckdb
 import orjson
 
-from heron.tsdb.names import MACRO_SCHEMA, quote_ident
+from heron.tsdb.names import INTERNAL_PREFIX, MACRO_SCHEMA, quote_ident
 
 log = logging.getLogger(__name__)
 
@@ -92,11 +92,33 @@ def list_schemas(con: duckdb.DuckDBPyConnection) -> set[str]:
     return {r[0] for r in rows} - {MACRO_SCHEMA}
 
 
-def list_tables(con: duckdb.DuckDBPyConnection, schema: str) -> list[str]:
+def list_tables(con: duckdb.DuckDBPyConnection, schema: str, *, internal: bool = True) -> list[str]:
+    """Tables and metric views of ``schema``, by name; ``internal=False`` leaves out the
+    metric store's own tables (``_heron_*``), as ``SHOW TABLES`` does."""
     rows = con.execute(
         "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = ?"
-        " ORDER BY table_name",
-        [schema],
+        " UNION ALL SELECT view_name FROM duckdb_views() WHERE database_name = current_database()"
+        " AND schema_name = ? AND NOT internal ORDER BY 1",
+        [schema, schema],
+    ).fetchall()
+    return [r[0] for r in rows if internal or not r[0].startswith(INTERNAL_PREFIX)]
+
+
+def list_views(con: duckdb.DuckDBPyConnection) -> set[tuple[str, str]]:
+    """(schema, name) of every metric view (see :mod:`heron.tsdb.metrics`)."""
+    rows = con.execute(
+        "SELECT schema_name, view_name FROM duckdb_views() WHERE database_name = current_database() AND NOT internal"
+    ).fetchall()
+    return {(r[0], r[1]) for r in rows}
+
+
+def timed_tables(con: duckdb.DuckDBPyConnection, schema: str) -> list[str]:
+    """Base tables of ``schema`` that have a ``time`` column: where rows expire."""
+    rows = con.execute(
+        "SELECT table_name FROM duckdb_columns() WHERE database_name = current_database() AND schema_name = ?"
+        " AND column_name = 'time' AND table_name IN (SELECT table_name FROM duckdb_tables()"
+        " WHERE database_name = current_database() AND schema_name = ?) ORDER BY 1",
+        [schema, schema],
     ).fetchall()
     return [r[0] for r in rows]
 
@@ -109,7 +131,7 @@ def describe_table(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> l
 def describe_schemas(
     con: duckdb.DuckDBPyConnection, *, schema: str | None = None, table: str | None = None
 ) -> dict[str, dict[str, list[ColumnInfo]]]:
-    """Every table's columns, in two catalog queries whatever the number of tables.
+    """Every table's (and metric view's) columns, in two catalog queries whatever the number of tables.
 
     Which columns are tags is kept in the table's comment as ``{"tags": [...]}``: one
     statement per table when tags are added, where a comment per column would cost one
@@ -124,8 +146,11 @@ def describe_schemas(
         where += " AND table_name = ?"
         params.append(table)
     tags: dict[tuple[str, str], set[str]] = {}
+    view_where = where.replace("table_name", "view_name") + " AND NOT internal"
     for s, t, comment in con.execute(
-        f"SELECT schema_name, table_name, comment FROM duckdb_tables() WHERE {where}", params
+        f"SELECT schema_name, table_name, comment FROM duckdb_tables() WHERE {where}"
+        f" UNION ALL SELECT schema_name, view_name, comment FROM duckdb_views() WHERE {view_where}",
+        params + params,
     ).fetchall():
         try:
             tags[(s, t)] = set(orjson.loads(comment or "{}").get("tags", []))
@@ -138,7 +163,7 @@ def describe_schemas(
         params,
     ).fetchall():
         if (s, t) not in tags:
-            continue  # a view, not a table
+            continue  # a system view
         kind = "time" if name == "time" else ("tag" if name in tags[(s, t)] else "field")
         out.setdefault(s, {}).setdefault(t, []).append(ColumnInfo(name=name, sql_type=sql_type, kind=kind))
     return out

@@ -28,13 +28,23 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import duckdb
+import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from heron.core.batch import Batch
 from heron.core.errors import DatabaseNotFound, HeronError, Overloaded, TypeConflict
-from heron.tsdb.names import qualified, quote_ident
-from heron.tsdb.store import describe_schemas, list_schemas, read_applied_seq, tag_comment, write_applied_seq
+from heron.tsdb import metrics as ms
+from heron.tsdb.names import INTERNAL_PREFIX, qualified, quote_ident
+from heron.tsdb.store import (
+    describe_schemas,
+    list_schemas,
+    list_views,
+    read_applied_seq,
+    tag_comment,
+    write_applied_seq,
+)
 from heron.tsdb.wal import WalRecord, WriteAheadLog
 
 log = logging.getLogger(__name__)
@@ -80,6 +90,7 @@ class _Column:
 class _Table:
     name: str
     columns: dict[str, _Column] = field(default_factory=dict)  # keyed by lower-case name
+    view: bool = False  # a metric of the metric store (heron.tsdb.metrics)
 
 
 @dataclass(slots=True)
@@ -91,6 +102,8 @@ class _WriteRequest:
     atomic: bool
     rows: int
     future: Future[WriteResult]
+    samples: ms.Samples | None = None
+    metrics: bool = False  # the batches are metrics (table = metric, one float field "value")
 
 
 @dataclass(slots=True)
@@ -108,6 +121,11 @@ class _Plan:
     new_columns: dict[tuple[str, str], list[_Column]] = field(default_factory=dict)
     appends: dict[tuple[str, str], list[pa.Table]] = field(default_factory=dict)
     rows: int = 0
+    # The metric store: metrics whose definition changes (keyed by lower-case name), and
+    # series first seen in this plan (key -> id, id -> metric id) per schema.
+    metric_defs: dict[tuple[str, str], ms.MetricDef] = field(default_factory=dict)
+    series: dict[str, dict[str, int]] = field(default_factory=dict)
+    series_metric: dict[str, dict[int, int]] = field(default_factory=dict)
 
 
 _STOP = object()
@@ -139,7 +157,9 @@ class Writer:
         self._lock = threading.Lock()
         self._catalog: dict[str, dict[str, _Table]] = {}
         self._table_names: dict[str, frozenset[str]] = {}
+        self._registries: dict[str, ms.Registry] = {}
         self._load_catalog()
+        self._registries = {schema: ms.load_registry(con, schema) for schema in self._catalog}
         self.commits = 0
         self._recover()
         self._thread = threading.Thread(target=self._run, name="heron-writer", daemon=True)
@@ -148,10 +168,22 @@ class Writer:
     # -- public API, called from request threads ------------------------------------------
 
     def submit(
-        self, *, tenant: str, database: str, schema: str, batches: list[Batch], atomic: bool
+        self,
+        *,
+        tenant: str,
+        database: str,
+        schema: str,
+        batches: list[Batch],
+        atomic: bool,
+        samples: ms.Samples | None = None,
+        metrics: bool = False,
     ) -> Future[WriteResult]:
-        """Queue batches for the next commit; raises ``Overloaded`` when the queue is full."""
-        rows = sum(len(b) for b in batches)
+        """Queue batches for the next commit; raises ``Overloaded`` when the queue is full.
+
+        ``samples`` and, with ``metrics=True``, ``batches`` go to the metric store (see
+        :mod:`heron.tsdb.metrics`) unless their metric is an ordinary table already.
+        """
+        rows = sum(len(b) for b in batches) + (len(samples) if samples is not None else 0)
         future: Future[WriteResult] = Future()
         if rows == 0:
             future.set_result(WriteResult(written=0))
@@ -163,7 +195,7 @@ class Writer:
                     retry_after_seconds=1,
                 )
             self._pending_rows += rows
-        self._queue.put(_WriteRequest(tenant, database, schema, batches, atomic, rows, future))
+        self._queue.put(_WriteRequest(tenant, database, schema, batches, atomic, rows, future, samples, metrics))
         return future
 
     def call(self, fn: Callable[[duckdb.DuckDBPyConnection], T]) -> Future[T]:
@@ -253,7 +285,7 @@ class Writer:
     def _flush(self) -> bool:
         """Apply every acknowledged record to DuckDB in one transaction; False if it failed."""
         plan = self._pending
-        if not plan.appends and not plan.new_tables:
+        if not plan.appends and not plan.new_tables and not plan.metric_defs:
             return True
         seq = self._wal.last_seq
         try:
@@ -294,6 +326,15 @@ class Writer:
         if record.schema not in self._catalog:
             log.warning("dropping logged rows of a database that no longer exists", extra={"schema": record.schema})
             return
+        if key[1] in ms.INTERNAL_TABLES:
+            registry = self._registry(record.schema)
+            if key[1] == ms.METRICS:
+                registry.add_metric_rows(record.data)
+                for mdef in registry.metrics.values():
+                    self._pending.metric_defs[(record.schema, mdef.name.lower())] = mdef
+                return
+            if key[1] == ms.SERIES:
+                registry.add_series_rows(record.data)
         existing = self._catalog[record.schema].get(key[1])
         if existing is None and key not in self._pending.new_tables:
             self._pending.new_tables[key] = _Table(record.table)
@@ -316,16 +357,27 @@ class Writer:
                 staged.append((req, self._stage(req, plan)))
             except HeronError as exc:
                 self._finish(req, exc)
+            except Exception as exc:  # a bug must fail one request, not stop the writer
+                log.exception("staging a write failed")
+                self._finish(req, HeronError(f"the write could not be staged: {exc}"))
         if not staged:
             return
         records = []
         for (schema, key), tables in plan.appends.items():
+            data = tables[0] if len(tables) == 1 else pa.concat_tables(tables, promote_options="default")
+            if key in ms.INTERNAL_TABLES:
+                records.append(WalRecord(schema, key, self._internal_columns(key, data), data))
+                continue
             table = self._lookup(plan, schema, key)
             assert table is not None
             columns = self._columns_of(schema, key, plan)
-            data = tables[0] if len(tables) == 1 else pa.concat_tables(tables, promote_options="default")
             names = [n for n in data.column_names if n != "time"]
             records.append(WalRecord(schema, table.name, {n: columns[n.lower()] for n in names}, data))
+        by_schema: dict[str, list[ms.MetricDef]] = {}
+        for (schema, _), mdef in plan.metric_defs.items():
+            by_schema.setdefault(schema, []).append(mdef)
+        for schema, defs in by_schema.items():
+            records.append(WalRecord(schema, ms.METRICS, dict(ms.METRIC_COLUMNS), ms.metric_rows(defs)))
         try:
             self._wal.append(records)
         except OSError as exc:
@@ -335,6 +387,7 @@ class Writer:
             return
         if not self._pending.appends:
             self._pending_since = time.monotonic()
+        self._learn_metrics(plan)
         for pair, tbl in plan.new_tables.items():
             self._pending.new_tables.setdefault(pair, tbl)
         for pair, cols in plan.new_columns.items():
@@ -342,9 +395,36 @@ class Writer:
         for pair, tables in plan.appends.items():
             self._pending.appends.setdefault(pair, []).extend(tables)
             self._pending.rows += sum(t.num_rows for t in tables)
+        self._pending.metric_defs.update(plan.metric_defs)
         self.commits += 1
         for req, result in staged:
             self._finish(req, result)
+
+    @staticmethod
+    def _internal_columns(table: str, data: pa.Table) -> dict[str, tuple[str, str]]:
+        if table == ms.SAMPLES:
+            return dict(ms.SAMPLE_COLUMNS)
+        out = dict(ms.SERIES_BASE_COLUMNS)
+        out.update({n: ("tag", "VARCHAR") for n in data.column_names if n not in out})
+        return out
+
+    def _learn_metrics(self, plan: _Plan) -> None:
+        """Series, label columns and metric definitions are in the log now: remember them."""
+        for schema, new in plan.series.items():
+            registry = self._registry(schema)
+            registry.series.update(new)
+            pairs = plan.series_metric[schema]
+            registry.set_series_metric(
+                np.fromiter(pairs.keys(), dtype=np.int64, count=len(pairs)),
+                np.fromiter(pairs.values(), dtype=np.int64, count=len(pairs)),
+            )
+        for (schema, key), cols in plan.new_columns.items():
+            if key == ms.SERIES:
+                registry = self._registry(schema)
+                for col in cols:
+                    registry.columns.setdefault(col.name.lower(), col.name)
+        for (schema, low), mdef in plan.metric_defs.items():
+            self._registry(schema).metrics[low] = mdef
 
     def _finish(self, req: _WriteRequest, outcome: WriteResult | BaseException) -> None:
         with self._lock:
@@ -356,6 +436,12 @@ class Writer:
 
     # -- staging: types, new columns, Arrow tables ----------------------------------------
 
+    def _registry(self, schema: str) -> ms.Registry:
+        registry = self._registries.get(schema)
+        if registry is None:
+            registry = self._registries[schema] = ms.Registry()
+        return registry
+
     def _lookup(self, plan: _Plan, schema: str, table: str) -> _Table | None:
         """The table as committed, as pending in the log, or as planned by this group."""
         key = (schema, table.lower())
@@ -364,6 +450,11 @@ class Writer:
             or self._pending.new_tables.get(key)
             or plan.new_tables.get(key)
         )
+
+    def _is_metric(self, plan: _Plan, schema: str, table: str) -> bool:
+        """Whether ``table`` is a metric of the store (logged, or planned in this group)."""
+        low = table.lower()
+        return low in self._registry(schema).metrics or (schema, low) in plan.metric_defs
 
     def _columns_of(self, schema: str, key: str, plan: _Plan) -> dict[str, tuple[str, str]]:
         """Every known column of a table (committed, pending, planned): lower name -> (kind, type)."""
@@ -379,10 +470,170 @@ class Writer:
     def _stage(self, req: _WriteRequest, plan: _Plan) -> WriteResult:
         if req.schema not in self._catalog:
             raise DatabaseNotFound(req.tenant, req.database)
+        conflicts: list[TypeConflict] = []
+        written = dropped = 0
+        tables: list[Batch] = []
+        metric_batches: list[Batch] = []
+        for batch in req.batches:
+            if batch.table.lower().startswith(INTERNAL_PREFIX):
+                conflicts.append(_reserved(batch))
+                dropped += len(batch)
+                continue
+            if self._is_metric(plan, req.schema, batch.table):
+                if ms.is_metric_batch(batch):
+                    metric_batches.append(batch)
+                else:
+                    conflicts.append(_not_a_metric_row(batch))
+                    dropped += len(batch)
+                continue
+            if req.metrics and self._lookup(plan, req.schema, batch.table) is None:
+                metric_batches.append(batch)
+            else:
+                tables.append(batch)
+        sample_sets = [s for s in (req.samples,) if s is not None and len(s)]
+        if metric_batches:
+            sample_sets.append(ms.samples_from_batches(metric_batches))
+        to_store: list[tuple[ms.Samples, npt.NDArray[np.int64]]] = []
+        for samples in sample_sets:
+            ids, table_rows, refused = self._series_ids(req.schema, samples, plan)
+            if len(table_rows):
+                tables += samples.take(table_rows).to_batches()
+            if len(refused):
+                for batch in samples.take(refused).to_batches():
+                    conflicts.append(_reserved(batch))
+                dropped += len(refused)
+            to_store.append((samples, ids))
+        if conflicts and req.atomic:
+            raise conflicts[0]
+        result = self._stage_tables(req, tables, plan)
+        if conflicts and req.atomic:
+            raise conflicts[0]
+        for samples, ids in to_store:
+            written += self._stage_samples(req.schema, samples, ids, plan)
+        return WriteResult(
+            written=written + result.written,
+            dropped=dropped + result.dropped,
+            conflicts=tuple(conflicts) + result.conflicts,
+        )
+
+    def _series_ids(
+        self, schema: str, samples: ms.Samples, plan: _Plan
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """The id of each series of ``samples`` (new ones are created in ``plan``).
+
+        Also the rows that belong in ordinary tables (their metric is one already) and the
+        rows refused (a metric name Heron reserves); their series get id -1.
+        """
+        registry = self._registry(schema)
+        get = registry.series.get
+        found = [get(s.key, -1) for s in samples.series]
+        ids = np.array(found, dtype=np.int64)
+        misses = np.flatnonzero(ids < 0)
+        if not len(misses):
+            return ids, _NO_ROWS, _NO_ROWS
+        new = plan.series.setdefault(schema, {})
+        new_metric = plan.series_metric.setdefault(schema, {})
+        rows: list[ms.SeriesDef] = []
+        row_ids: list[int] = []
+        row_metrics: list[int] = []
+        elsewhere = np.zeros(len(ids), dtype=bool)
+        refused = np.zeros(len(ids), dtype=bool)
+        new_columns = plan.new_columns.setdefault((schema, ms.SERIES), [])
+        planned_columns = {c.name.lower(): c.name for c in new_columns}
+        for i in misses.tolist():
+            s = samples.series[i]
+            sid = new.get(s.key)
+            if sid is not None:
+                ids[i] = sid
+                continue
+            low = s.metric.lower()
+            if low.startswith(INTERNAL_PREFIX):
+                refused[i] = True
+                continue
+            mdef = plan.metric_defs.get((schema, low)) or registry.metrics.get(low)
+            if mdef is None:
+                table = self._lookup(plan, schema, s.metric)
+                if table is not None and not table.view:
+                    elsewhere[i] = True
+                    continue
+                mdef = ms.MetricDef(registry.next_metric, s.metric, [])
+                registry.next_metric += 1
+            tags = {t.lower() for t in mdef.tags}
+            added: list[str] = []
+            for label, _ in s.labels:
+                name = ms.stored_label(label)
+                low_label = name.lower()
+                column = registry.columns.get(low_label) or planned_columns.get(low_label)
+                if column is None:
+                    column = planned_columns[low_label] = name
+                    new_columns.append(_Column(name, "VARCHAR", "tag"))
+                if low_label not in tags:
+                    tags.add(low_label)
+                    added.append(column)
+            if added or ((schema, low) not in plan.metric_defs and low not in registry.metrics):
+                mdef = ms.MetricDef(mdef.id, mdef.name, sorted([*mdef.tags, *added], key=str.lower))
+                plan.metric_defs[(schema, low)] = mdef
+            sid = registry.next_series
+            registry.next_series += 1
+            ids[i] = new[s.key] = sid
+            new_metric[sid] = mdef.id
+            rows.append(s)
+            row_ids.append(sid)
+            row_metrics.append(mdef.id)
+        if not new_columns:
+            del plan.new_columns[(schema, ms.SERIES)]
+        if rows:
+            self._plan_internal_tables(schema, plan)
+            plan.appends.setdefault((schema, ms.SERIES), []).append(
+                _series_rows(rows, row_ids, row_metrics, registry.columns | planned_columns)
+            )
+        row_is = elsewhere[samples.index]
+        row_refused = refused[samples.index]
+        return ids, np.flatnonzero(row_is), np.flatnonzero(row_refused)
+
+    def _plan_internal_tables(self, schema: str, plan: _Plan) -> None:
+        for name in (ms.SAMPLES, ms.SERIES):
+            key = (schema, name)
+            if self._lookup(plan, schema, name) is None:
+                plan.new_tables.setdefault(key, _Table(name))
+
+    def _stage_samples(self, schema: str, samples: ms.Samples, ids: npt.NDArray[np.int64], plan: _Plan) -> int:
+        """Append the rows whose series has an id; return how many."""
+        registry = self._registry(schema)
+        metric = np.zeros(len(ids), dtype=np.int64)
+        known = (ids >= 0) & (ids < len(registry.series_metric))
+        metric[known] = registry.series_metric[ids[known]]
+        planned = plan.series_metric.get(schema, {})
+        for at in np.flatnonzero((ids >= 0) & (metric == 0)).tolist():  # series new in this plan
+            metric[at] = planned[int(ids[at])]
+        row_series = ids[samples.index]
+        row_metric = metric[samples.index]
+        keep = row_series >= 0
+        count = int(np.count_nonzero(keep))
+        if not count:
+            return 0
+        self._plan_internal_tables(schema, plan)
+        time_ns, value = samples.time, samples.value
+        if count != len(row_series):
+            row_series, row_metric, time_ns, value = row_series[keep], row_metric[keep], time_ns[keep], value[keep]
+        data = pa.table(
+            {
+                # view, not cast: int64 nanoseconds and timestamp[ns] share one layout.
+                "time": pa.array(time_ns, pa.int64()).view(pa.timestamp("ns")),
+                ms.METRIC_ID: pa.array(row_metric, pa.int64()),
+                ms.SERIES_ID: pa.array(row_series, pa.int64()),
+                ms.VALUE: pa.array(value, pa.float64()),
+            }
+        )
+        plan.appends.setdefault((schema, ms.SAMPLES), []).append(data)
+        return count
+
+    def _stage_tables(self, req: _WriteRequest, batches: list[Batch], plan: _Plan) -> WriteResult:
+        """Batches for ordinary tables: type checks, new columns, Arrow tables."""
         local = _Plan()
         conflicts: list[TypeConflict] = []
         written = dropped = 0
-        for batch in req.batches:
+        for batch in batches:
             existing = self._lookup(plan, req.schema, batch.table) or self._lookup(local, req.schema, batch.table)
             table_name = existing.name if existing else batch.table
             known = dict(existing.columns) if existing else {}
@@ -450,28 +701,40 @@ class Writer:
     def _apply(self, plan: _Plan, *, applied_seq: int) -> None:
         con = self._con
         con.execute("BEGIN TRANSACTION")
+        store_schemas = {s for (s, k) in plan.appends if k in ms.INTERNAL_TABLES} | {s for s, _ in plan.metric_defs}
+        for schema in sorted(store_schemas):
+            ms.create_tables(con, schema)
         for (schema, key), cols in plan.new_columns.items():
             unique = list({c.name.lower(): c for c in reversed(cols)}.values())[::-1]
             committed = self._catalog.get(schema, {}).get(key)
             tbl = committed or plan.new_tables[(schema, key)]
             target = qualified(schema, tbl.name)
-            if committed is None:
+            if committed is None and key not in ms.INTERNAL_TABLES:
                 # One statement for a new table and all its columns (DuckDB's cost is per statement).
                 defs = "".join(f", {quote_ident(c.name)} {c.sql_type}" for c in unique)
                 con.execute(f"CREATE TABLE IF NOT EXISTS {target} (time TIMESTAMP_NS NOT NULL{defs})")
             else:
+                known = committed.columns if committed else {}
                 for col in unique:
-                    con.execute(f"ALTER TABLE {target} ADD COLUMN IF NOT EXISTS {quote_ident(col.name)} {col.sql_type}")
-            if any(c.kind == "tag" for c in unique):
+                    if col.name.lower() not in known:
+                        con.execute(
+                            f"ALTER TABLE {target} ADD COLUMN IF NOT EXISTS {quote_ident(col.name)} {col.sql_type}"
+                        )
+            if key not in ms.INTERNAL_TABLES and any(c.kind == "tag" for c in unique):
                 old = [c.name for c in committed.columns.values() if c.kind == "tag"] if committed else []
                 tags = old + [c.name for c in unique if c.kind == "tag"]
                 con.execute(f"COMMENT ON TABLE {target} IS '{tag_comment(tags).replace(chr(39), chr(39) * 2)}'")
         for (schema, key), tbl in plan.new_tables.items():
-            if (schema, key) not in plan.new_columns:
+            if (schema, key) not in plan.new_columns and key not in ms.INTERNAL_TABLES:
                 con.execute(f"CREATE TABLE IF NOT EXISTS {qualified(schema, tbl.name)} (time TIMESTAMP_NS NOT NULL)")
+        self._apply_metric_defs(plan)
         for (schema, key), tables in plan.appends.items():
             tbl = self._catalog.get(schema, {}).get(key) or plan.new_tables[(schema, key)]
             data = tables[0] if len(tables) == 1 else pa.concat_tables(tables, promote_options="default")
+            if key == ms.SAMPLES:
+                # Clustered by metric and series, so a query of one metric skips the row
+                # groups of the others (DuckDB's zone maps on __metric).
+                data = data.take(pc.sort_indices(data, [(ms.METRIC_ID, "ascending"), (ms.SERIES_ID, "ascending")]))
             con.register("__heron_batch", data)
             try:
                 con.execute(f"INSERT INTO {qualified(schema, tbl.name)} BY NAME SELECT * FROM __heron_batch")
@@ -479,6 +742,26 @@ class Writer:
                 con.unregister("__heron_batch")
         write_applied_seq(con, applied_seq)
         con.execute("COMMIT")
+
+    def _apply_metric_defs(self, plan: _Plan) -> None:
+        """Record changed metrics and (re)create their views, inside the flush's transaction."""
+        con = self._con
+        by_schema: dict[str, list[ms.MetricDef]] = {}
+        for (schema, _), mdef in plan.metric_defs.items():
+            by_schema.setdefault(schema, []).append(mdef)
+        for schema, defs in by_schema.items():
+            columns = self._registry(schema).columns
+            ids = ", ".join(str(d.id) for d in defs)
+            con.execute(f"DELETE FROM {qualified(schema, ms.METRICS)} WHERE {ms.METRIC_ID} IN ({ids})")
+            con.register("__heron_batch", ms.metric_rows(defs))
+            try:
+                con.execute(f"INSERT INTO {qualified(schema, ms.METRICS)} BY NAME SELECT * FROM __heron_batch")
+            finally:
+                con.unregister("__heron_batch")
+            for mdef in defs:
+                con.execute(ms.view_sql(schema, mdef, columns))
+                comment = tag_comment(mdef.tags).replace("'", "''")
+                con.execute(f"COMMENT ON VIEW {qualified(schema, mdef.name)} IS '{comment}'")
 
     def _rollback(self) -> None:
         with contextlib.suppress(duckdb.Error):
@@ -492,7 +775,12 @@ class Writer:
             tbl = self._catalog[schema][key]
             for col in cols:
                 tbl.columns.setdefault(col.name.lower(), col)
-        if plan.new_tables:
+        for (schema, low), mdef in plan.metric_defs.items():
+            view = _Table(mdef.name, view=True)
+            view.columns = {t.lower(): _Column(t, "VARCHAR", "tag") for t in mdef.tags}
+            view.columns[ms.VALUE] = _Column(ms.VALUE, "DOUBLE", "field")
+            self._catalog.setdefault(schema, {})[low] = view
+        if plan.new_tables or plan.metric_defs:
             self._publish_table_names()
 
     def _publish_table_names(self) -> None:
@@ -501,16 +789,61 @@ class Writer:
     def _load_catalog(self) -> None:
         started = time.perf_counter()
         catalog: dict[str, dict[str, _Table]] = {schema: {} for schema in list_schemas(self._con)}
+        views = list_views(self._con)
         for schema, tables in describe_schemas(self._con).items():
             for name, infos in tables.items():
-                tbl = _Table(name)
+                tbl = _Table(name, view=(schema, name) in views)
                 for info in infos:
                     if info.kind != "time":
                         tbl.columns[info.name.lower()] = _Column(info.name, info.sql_type, info.kind)
                 catalog.setdefault(schema, {})[name.lower()] = tbl
         self._catalog = catalog
+        for schema in set(self._registries) - set(catalog):
+            del self._registries[schema]  # the database was dropped
         self._publish_table_names()
         log.debug("catalog loaded", extra={"seconds": round(time.perf_counter() - started, 4)})
+
+
+_NO_ROWS = np.zeros(0, dtype=np.int64)
+
+
+def _reserved(batch: Batch) -> TypeConflict:
+    return TypeConflict(
+        table=batch.table,
+        column="time",
+        existing=f"part of Heron's metric store (names starting with '{INTERNAL_PREFIX}' are reserved)",
+        got="a write",
+        line=_first_line(batch, pc.is_valid(batch.time)),
+    )
+
+
+def _not_a_metric_row(batch: Batch) -> TypeConflict:
+    other = next((n for n in batch.fields if n != ms.VALUE), ms.VALUE)
+    got = batch.fields[other].type if other in batch.fields else "no value"
+    return TypeConflict(
+        table=batch.table,
+        column=other,
+        existing="not a column of this metric (a metric holds tags and one float field 'value')",
+        got=f"a {got} field",
+        line=_first_line(batch, pc.is_valid(batch.time)),
+    )
+
+
+def _series_rows(series: list[ms.SeriesDef], ids: list[int], metrics: list[int], columns: dict[str, str]) -> pa.Table:
+    """Rows of the series table: id, metric, key, and each label in its column."""
+    values: dict[str, list[str | None]] = {}
+    for row, s in enumerate(series):
+        for name, value in s.labels:
+            column = columns[ms.stored_label(name).lower()]
+            values.setdefault(column, [None] * len(series))[row] = value
+    return pa.table(
+        {
+            ms.SERIES_ID: pa.array(ids, pa.int64()),
+            ms.METRIC_ID: pa.array(metrics, pa.int64()),
+            ms.SERIES_KEY: pa.array([s.key for s in series], pa.string()),
+            **{name: pa.array(col, pa.string()) for name, col in values.items()},
+        }
+    )
 
 
 def _describe(kind: str, sql_type: str) -> str:
