@@ -24,7 +24,8 @@ Where Heron decides what the specifications leave open:
   dropped and counted with the reason (Prometheus's own receiver does the same); the rest of
   the request is kept. So are samples whose time does not fit in int64 nanoseconds.
 * Labels named ``time`` or ``value`` (in any case) would collide with the two columns every
-  metric table has; they are stored as ``label_time`` and ``label_value``.
+  metric table has; they are stored as ``label_time`` and ``label_value``. So are the metric
+  store's own column names (``__metric``, ``__series``, ``__key``).
 * Exemplars, native histograms and metadata are counted and not stored (yet).
 * ``ident_fallback`` (Nightingale): a series without an ``ident`` label whose
   ``agent_hostname`` label is set gets that label renamed to ``ident``.
@@ -77,9 +78,8 @@ IDENT_LABEL = "ident"
 VALUE_FIELD = "value"
 #: Prefix given to labels whose names collide with a metric table's own columns.
 RENAMED_LABEL_PREFIX = "label_"
-_RESERVED_NAMES = frozenset({"time", VALUE_FIELD})
-#: Internal columns of the metric store: a label of that name cannot be stored.
-_STORE_COLUMNS = frozenset({METRIC_ID, SERIES_ID, SERIES_KEY})
+#: Names a label cannot keep: the columns of every metric table and of the metric store.
+_RESERVED_NAMES = frozenset({"time", VALUE_FIELD, METRIC_ID, SERIES_ID, SERIES_KEY})
 #: Default cap on the reasons a result keeps; ``dropped_series`` still counts every one.
 DEFAULT_MAX_PROBLEMS = 10
 
@@ -393,12 +393,6 @@ def _describe_series(
     is_name = codes == name_code
     metric_at[owner[is_name]] = kept[is_name]
     problems.drop(np.flatnonzero(metric_at < 0), "series {n} has no __name__ label")
-    reserved = [i for i, n in enumerate(label_names) if n.lower() in _STORE_COLUMNS]
-    if reserved:
-        problems.drop(
-            owner[np.isin(codes, reserved)],
-            "series {n} has a label named like a column of Heron's metric store (__metric, __series, __key)",
-        )
 
     stored = [_stored_name(n) for n in label_names]
     good = ~problems.bad

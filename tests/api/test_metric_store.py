@@ -157,3 +157,14 @@ def test_acknowledged_samples_and_new_series_survive_sigkill(tmp_path: Path, flu
             assert sql(c, "SELECT count(*) AS n FROM crash_m0 WHERE worker = 'w0' AND seq = '0'") == [{"n": 2}]
     finally:
         again.stop()
+
+
+def test_labels_named_like_store_columns_are_renamed_and_reserved_metrics_refused(client: httpx.Client) -> None:
+    metric = unique("ms_reserved")
+    r = push(client, [Series([("__key", "k"), ("__name__", metric), ("value", "v")], [(1.0, T0)])])
+    assert r.status_code == 204, r.text
+    assert sql(client, f"SELECT label___key, label_value, value FROM {metric}") == [
+        {"label___key": "k", "label_value": "v", "value": 1.0}
+    ]
+    r = push(client, [Series([("__name__", "_heron_series")], [(1.0, T0)])])
+    assert r.status_code == 400 and "reserved" in r.json()["err"]
