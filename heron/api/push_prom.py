@@ -80,11 +80,13 @@ def message_type(content_type: str | None) -> str:
     return WRITE_REQUEST_V1
 
 
-async def read_remote_write_body(request: Request, *, max_bytes: int) -> bytes:
-    """The decompressed body: snappy blocks (also when no Content-Encoding is sent, as
-    Prometheus's and VictoriaMetrics's receivers assume), or whatever ``read_body`` decodes.
+async def read_remote_write_body(request: Request, *, max_bytes: int) -> tuple[bytes, bool]:
+    """The body and whether it is still a snappy block (also when no Content-Encoding is
+    sent, as Prometheus's and VictoriaMetrics's receivers assume); other encodings come back
+    decoded by ``read_body``.
 
-    Both the compressed and the decompressed size are held to ``max_bytes`` (413).
+    Snappy is left to the caller's worker thread, off the event loop. Both the compressed
+    and the decompressed size are held to ``max_bytes`` (413).
     """
     encoding = request.headers.get("content-encoding", "").strip().lower()
     if encoding not in ("", "snappy", *SUPPORTED_ENCODINGS):
@@ -92,8 +94,21 @@ async def read_remote_write_body(request: Request, *, max_bytes: int) -> bytes:
             f"unsupported Content-Encoding '{encoding}': remote write uses snappy (gzip, deflate, zstd also accepted)"
         )
     if encoding not in ("", "snappy"):
-        return await read_body(request, max_bytes=max_bytes)
-    return decompress_snappy_block(await read_raw_body(request, max_bytes=max_bytes), max_bytes=max_bytes)
+        return await read_body(request, max_bytes=max_bytes), False
+    return await read_raw_body(request, max_bytes=max_bytes), True
+
+
+def _decode(
+    body: bytes, snappy: bool, *, max_bytes: int, message: str, ident_fallback: str | None
+) -> RemoteWriteResult:
+    """Decompress (if snappy) and parse: the CPU-bound part, run in a worker thread."""
+    if snappy:
+        body = decompress_snappy_block(body, max_bytes=max_bytes)
+    try:
+        return parse_remote_write(body, message=message, ident_fallback=ident_fallback)
+    except ParseError as exc:
+        # A plain 400 in every dialect (CnosDB's envelope would make a ParseError 422).
+        raise BadRequest(exc.message) from exc
 
 
 async def _ingest(
@@ -102,12 +117,11 @@ async def _ingest(
     """Decode, write (dropping what conflicts), register hosts; 204 or an error."""
     message = message_type(request.headers.get("content-type"))
     svc.namespaces.get(tenant, database)
-    body = await read_remote_write_body(request, max_bytes=svc.settings.max_body_bytes)
-    try:
-        parsed = await run_in_threadpool(parse_remote_write, body, message=message, ident_fallback=ident_fallback)
-    except ParseError as exc:
-        # A plain 400 in every dialect (CnosDB's envelope would make a ParseError 422).
-        raise BadRequest(exc.message) from exc
+    max_bytes = svc.settings.max_body_bytes
+    body, snappy = await read_remote_write_body(request, max_bytes=max_bytes)
+    parsed = await run_in_threadpool(
+        _decode, body, snappy, max_bytes=max_bytes, message=message, ident_fallback=ident_fallback
+    )
     result = await write_batches(svc, tenant=tenant, database=database, batches=[], samples=parsed.data, atomic=False)
     if register and parsed.idents:
         svc.hosts.seen(parsed.idents, at=time.time())

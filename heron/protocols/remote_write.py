@@ -58,6 +58,7 @@ from heron.protocols._remote_write_fast import (
     _walk_top,
     decode_v1,
     decode_v2,
+    standard_series,
 )
 from heron.tsdb.metrics import METRIC_ID, SERIES_ID, SERIES_KEY, Samples, SeriesDef
 
@@ -435,14 +436,20 @@ def _parse_cached_v1(body: bytes, *, ident_fallback: str | None, max_problems: i
     sample. The labels' bytes are looked up; only series not seen before are decoded (as a
     small request of their own). Returns ``None`` when the body has another layout.
     """
-    try:
-        numbers, starts, ends = _walk_top(body)
-    except Refused:
-        return None
-    is_series = numbers == 1
-    if not is_series.any() or np.any((numbers != 1) & (numbers != 3)):
-        return None
-    first, last = starts[is_series], ends[is_series]
+    spans = standard_series(body)
+    if spans is not None:
+        first, last = spans
+        metadata = 0
+    else:
+        try:
+            numbers, starts, ends = _walk_top(body)
+        except Refused:
+            return None
+        is_series = numbers == 1
+        if not is_series.any() or np.any((numbers != 1) & (numbers != 3)):
+            return None
+        first, last = starts[is_series], ends[is_series]
+        metadata = int(np.count_nonzero(numbers == 3))
     buf = np.frombuffer(body + bytes(16), dtype=np.uint8)
     tail = last - _TAIL
     if np.any(tail < first):
@@ -459,13 +466,13 @@ def _parse_cached_v1(body: bytes, *, ident_fallback: str | None, max_problems: i
         return None
     cache = _cache_for(ident_fallback)
     keys = [body[a:b] for a, b in zip(first.tolist(), tail.tolist(), strict=True)]
-    entries = [cache.get(k) for k in keys]
-    missing = [i for i, e in enumerate(entries) if e is None]
+    entries: list[SeriesDef | str | None] = list(map(cache.get, keys))
+    kinds = set(map(type, entries))  # a C loop: usually just {SeriesDef}
+    missing = [i for i, e in enumerate(entries) if e is None] if type(None) in kinds else []
     if missing and not _learn(body, first, last, missing, keys, entries, cache, ident_fallback, max_problems):
         return None
     problems = _Problems(len(entries), max_problems)
-    dropped = [i for i, entry in enumerate(entries) if type(entry) is str]
-    if dropped:
+    if str in kinds or missing:  # some series are dropped (and cached as the reason why)
         series: list[SeriesDef] = []
         position = np.full(len(entries), -1, dtype=np.int64)
         for i, entry in enumerate(entries):
@@ -499,7 +506,7 @@ def _parse_cached_v1(body: bytes, *, ident_fallback: str | None, max_problems: i
         dropped_series=int(np.count_nonzero(problems.bad)),
         problems=problems.reasons(),
         idents=samples.idents(),
-        metadata=int(np.count_nonzero(numbers == 3)),
+        metadata=metadata,
     )
 
 

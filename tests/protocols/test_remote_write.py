@@ -481,3 +481,17 @@ def test_a_large_request_decodes_alike_on_both_paths() -> None:
     result = both(encode_v1(series))
     assert result.samples == sum(len(s.samples) for s in series)
     assert rows(result) == expected_rows(series)
+
+
+@pytest.mark.parametrize("shift", [0, 1, 3, 5])
+def test_a_value_whose_bytes_look_like_a_sample_does_not_cut_a_series(shift: int) -> None:
+    """The vectorised reader finds series by the bytes their final sample starts with
+    (12 10 09); a double containing them must not shift a single span."""
+    raw = bytearray(struct.pack("<d", 1.5))
+    raw[shift : shift + 3] = b"\x12\x10\x09"
+    tricky = struct.unpack("<d", bytes(raw))[0]
+    series = [Series([("__name__", "up"), ("job", str(i))], [(tricky if i % 2 else 2.0, T0 + i)]) for i in range(6)]
+    result = both(encode_v1(series))
+    assert [struct.pack("<d", r["value"]) for r in rows(result)] == [
+        struct.pack("<d", tricky if i % 2 else 2.0) for i in range(6)
+    ]
