@@ -120,6 +120,26 @@ class WriteAheadLog:
             if seq > after_seq:
                 yield seq, _decode(payload)
 
+    def rotate(self) -> None:
+        """Start a new segment at the next append, so the records so far can be dropped
+        as a whole once they are applied (:meth:`drop_through`)."""
+        self._close_file()
+
+    def drop_through(self, seq: int) -> None:
+        """Delete the segments holding only records up to ``seq`` (applied to DuckDB).
+
+        Segments are named by their first record; the caller rotated right after ``seq``,
+        so a segment whose first record is at most ``seq`` ends at ``seq`` or before.
+        """
+        current = self._file.name if self._file is not None else None
+        removed = False
+        for path in self._segments():
+            if int(path.stem) <= seq and str(path) != current:
+                path.unlink()
+                removed = True
+        if removed:
+            _fsync_dir(self._dir)
+
     def reset(self) -> None:
         """Forget every record (all of them are in DuckDB now); numbering continues."""
         self._close_file()

@@ -161,7 +161,15 @@ class Writer:
         self._load_catalog()
         self._registries = {schema: ms.load_registry(con, schema) for schema in self._catalog}
         self.commits = 0
+        # The applier applies one plan at a time while the writer goes on logging.
+        self._applying: _Plan | None = None
+        self._applying_seq = 0
+        self._apply_error: str | None = None
+        self._apply_done = threading.Event()
+        self._apply_jobs: queue.Queue[tuple[_Plan, int] | None] = queue.Queue()
         self._recover()
+        self._applier = threading.Thread(target=self._apply_loop, name="heron-applier", daemon=True)
+        self._applier.start()
         self._thread = threading.Thread(target=self._run, name="heron-writer", daemon=True)
         self._thread.start()
 
@@ -219,9 +227,11 @@ class Writer:
         return self._table_names.get(schema, frozenset())
 
     def close(self) -> None:
-        """Finish what is queued, apply the log, checkpoint, and stop the thread."""
+        """Finish what is queued, apply the log, checkpoint, and stop the threads."""
         self._queue.put(_STOP)
         self._thread.join()
+        self._apply_jobs.put(None)
+        self._applier.join()
         self._wal.close()
         try:
             self._con.execute("CHECKPOINT")
@@ -235,11 +245,14 @@ class Writer:
             try:
                 item = self._queue.get(timeout=self._flush_wait())
             except queue.Empty:
-                self._flush()
+                self._hand_off()
                 continue
             if item is _STOP:
                 self._flush()
                 return
+            if item is _WAKE:
+                self._hand_off()
+                continue
             if isinstance(item, _Call):
                 self._run_call(item)
                 continue
@@ -257,8 +270,9 @@ class Writer:
                 group.append(nxt)
                 rows += nxt.rows
             self._commit_group(group)
-            if self._pending.rows >= self._flush_rows:
-                self._flush()
+            self._hand_off()
+            if held is _WAKE:
+                held = None
             if held is _STOP:
                 self._flush()
                 return
@@ -267,9 +281,75 @@ class Writer:
 
     def _flush_wait(self) -> float | None:
         """Seconds until the pending rows are due in DuckDB; None when nothing waits."""
-        if not self._pending.appends:
+        if not _has_work(self._pending):
             return None
         return max(0.0, self._pending_since + self._flush_interval - time.monotonic())
+
+    # -- applying the log to DuckDB -------------------------------------------------------
+
+    def _hand_off(self) -> None:
+        """Give the pending plan to the applier when it is due and the applier is free.
+
+        Due: ``flush_rows`` rows wait, or the oldest has waited ``flush_interval``. While
+        the applier works the writer goes on logging and acknowledging; only when four
+        times ``flush_rows`` pile up meanwhile does it wait (and the queue fills: 429).
+        """
+        self._collect(wait=False)
+        plan = self._pending
+        if not _has_work(plan):
+            return
+        due = plan.rows >= self._flush_rows or time.monotonic() >= self._pending_since + self._flush_interval
+        if not due:
+            return
+        if self._applying is not None:
+            if plan.rows < 4 * self._flush_rows:
+                return
+            self._collect(wait=True)
+            if self._applying is not None:
+                return
+        self._applying, self._applying_seq = plan, self._wal.last_seq
+        self._pending = _Plan()
+        self._wal.rotate()
+        self._apply_done.clear()
+        self._apply_jobs.put((plan, self._applying_seq))
+
+    def _apply_loop(self) -> None:
+        """The applier thread: one plan at a time, on the write connection."""
+        while True:
+            job = self._apply_jobs.get()
+            if job is None:
+                return
+            plan, seq = job
+            try:
+                self._apply(plan, applied_seq=seq)
+                self._apply_error = None
+            except Exception as exc:  # noqa: BLE001 - reported to the writer, which retries
+                with contextlib.suppress(duckdb.Error):
+                    self._con.execute("ROLLBACK")
+                self._apply_error = str(exc)
+            self._apply_done.set()
+            self._queue.put(_WAKE)
+
+    def _collect(self, *, wait: bool) -> None:
+        """Take the applier's result: merge what it applied, or put it back to retry."""
+        plan = self._applying
+        if plan is None or not self._apply_done.wait(None if wait else 0):
+            return
+        self._apply_done.clear()
+        self._applying = None
+        if self._apply_error is None:
+            self._merge(plan)
+            try:
+                self._wal.drop_through(self._applying_seq)
+            except OSError as exc:
+                # Harmless: DuckDB holds the applied sequence number, so replay skips these.
+                log.warning("could not remove applied write-ahead log segments", extra={"error": str(exc)})
+            return
+        log.error("applying the write-ahead log failed; will retry", extra={"error": self._apply_error})
+        self._load_catalog()
+        # Back in front of what was logged since, in log order; retried after an interval.
+        self._pending = _joined(plan, self._pending)
+        self._pending_since = time.monotonic()
 
     def _run_call(self, call: _Call) -> None:
         try:
@@ -283,9 +363,11 @@ class Writer:
                 self._load_catalog()
 
     def _flush(self) -> bool:
-        """Apply every acknowledged record to DuckDB in one transaction; False if it failed."""
+        """Apply every acknowledged record to DuckDB now, in the writer thread (after the
+        applier's work in progress); False if it failed."""
+        self._collect(wait=True)
         plan = self._pending
-        if not plan.appends and not plan.new_tables and not plan.metric_defs:
+        if not _has_work(plan):
             return True
         seq = self._wal.last_seq
         try:
@@ -447,6 +529,7 @@ class Writer:
         key = (schema, table.lower())
         return (
             self._catalog.get(schema, {}).get(table.lower())
+            or (self._applying.new_tables.get(key) if self._applying is not None else None)
             or self._pending.new_tables.get(key)
             or plan.new_tables.get(key)
         )
@@ -462,8 +545,8 @@ class Writer:
         table = self._catalog.get(schema, {}).get(key)
         if table is not None:
             out.update({k: (c.kind, c.sql_type) for k, c in table.columns.items()})
-        for source in (self._pending, plan):
-            for col in source.new_columns.get((schema, key), []):
+        for source in (self._applying, self._pending, plan):
+            for col in source.new_columns.get((schema, key), []) if source is not None else ():
                 out.setdefault(col.name.lower(), (col.kind, col.sql_type))
         return out
 
@@ -637,6 +720,9 @@ class Writer:
             existing = self._lookup(plan, req.schema, batch.table) or self._lookup(local, req.schema, batch.table)
             table_name = existing.name if existing else batch.table
             known = dict(existing.columns) if existing else {}
+            if self._applying is not None:
+                for col in self._applying.new_columns.get((req.schema, table_name.lower()), []):
+                    known.setdefault(col.name.lower(), col)
             for col in self._pending.new_columns.get((req.schema, table_name.lower()), []):
                 known.setdefault(col.name.lower(), col)
             for col in plan.new_columns.get((req.schema, table_name.lower()), []):
@@ -750,7 +836,7 @@ class Writer:
         for (schema, _), mdef in plan.metric_defs.items():
             by_schema.setdefault(schema, []).append(mdef)
         for schema, defs in by_schema.items():
-            columns = self._registry(schema).columns
+            columns = self._registries[schema].columns
             ids = ", ".join(str(d.id) for d in defs)
             con.execute(f"DELETE FROM {qualified(schema, ms.METRICS)} WHERE {ms.METRIC_ID} IN ({ids})")
             con.register("__heron_batch", ms.metric_rows(defs))
@@ -805,6 +891,26 @@ class Writer:
 
 
 _NO_ROWS = np.zeros(0, dtype=np.int64)
+#: Put on the writer's queue by the applier when it is done, to wake the writer.
+_WAKE = object()
+
+
+def _has_work(plan: _Plan) -> bool:
+    return bool(plan.appends or plan.new_tables or plan.metric_defs)
+
+
+def _joined(first: _Plan, then: _Plan) -> _Plan:
+    """One plan doing ``first`` and then ``then`` (log order kept)."""
+    out = _Plan(rows=first.rows + then.rows)
+    for source in (first, then):
+        for key, tbl in source.new_tables.items():
+            out.new_tables.setdefault(key, tbl)
+        for key, cols in source.new_columns.items():
+            out.new_columns.setdefault(key, []).extend(cols)
+        for key, tables in source.appends.items():
+            out.appends.setdefault(key, []).extend(tables)
+        out.metric_defs.update(source.metric_defs)
+    return out
 
 
 def _reserved(batch: Batch) -> TypeConflict:
