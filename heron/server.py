@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import socket
 
@@ -13,6 +14,9 @@ from heron.api.services import open_services
 from heron.config import Settings
 
 log = logging.getLogger("heron")
+
+#: Allocations (less deallocations) of tracked objects between two young collections (CPython's default is 700).
+GC_GEN0_THRESHOLD = 50_000
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -46,10 +50,41 @@ def serve(settings: Settings) -> None:
     )
     _banner(url, settings, svc.generated_admin_password)
     app = create_app(svc)
-    config = uvicorn.Config(app, log_config=None, access_log=False, timeout_graceful_shutdown=10, lifespan="on")
+    # No permessage-deflate: uvicorn compresses each message per connection on the event loop,
+    # and a browser frame of 2,000 servers is 1.2 MB, about 11 ms of zlib per browser per frame
+    # (fleet benchmark: 28 % of the loop's time with 50 browsers, in bursts, as all frames are
+    # due together). An agent's report is a few hundred bytes and gains little from it.
+    config = uvicorn.Config(
+        app,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=10,
+        lifespan="on",
+        ws_per_message_deflate=False,
+    )
     server = uvicorn.Server(config)
+    _tune_garbage_collector()
     server.run(sockets=[sock])
     log.info("stopped")
+
+
+def _tune_garbage_collector() -> None:
+    """Keep the cyclic garbage collector from stopping the event loop for long.
+
+    A full collection walks every tracked object while holding the GIL; with 2,000 agents
+    connected the fleet benchmark saw one every two seconds, each 0.3 to 0.8 s, and every
+    request waiting meanwhile. Two changes, both measured there (``gc.callbacks``):
+
+    * ``gc.freeze`` after start-up moves what imports and start-up left (about 155,000
+      objects, all living as long as the process) out of every later collection;
+    * a youngest-generation threshold of :data:`GC_GEN0_THRESHOLD` instead of 700 lets the
+      short-lived objects of each request and report die before a collection sees them, so
+      far fewer reach the oldest generation, whose growth is what triggers a full collection.
+    """
+    gc.collect()
+    gc.freeze()
+    _gen0, gen1, gen2 = gc.get_threshold()
+    gc.set_threshold(GC_GEN0_THRESHOLD, gen1, gen2)
 
 
 def _banner(url: str, settings: Settings, generated_password: str | None) -> None:

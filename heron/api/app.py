@@ -38,6 +38,7 @@ from heron.api.compat import n9e_targets, nezha_v0, oitc_hosts
 from heron.api.compat import oitc as oitc_compat
 from heron.api.errors import install_error_handlers
 from heron.api.ingest import write_batches
+from heron.api.server_list import ServerListing
 from heron.api.services import Services
 from heron.auth.principal import Authenticator
 from heron.auth.ratelimit import WafPolicy
@@ -108,6 +109,7 @@ async def _write_live_history(svc: Services) -> None:
 
 def create_app(svc: Services) -> FastAPI:
     """The application over already-opened services (the caller closes them)."""
+    listing = ServerListing(svc, item_of=partial(servers.v1_server, show_note=True))
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -115,6 +117,7 @@ def create_app(svc: Services) -> FastAPI:
             asyncio.create_task(_retention_loop(svc)),
             asyncio.create_task(_host_flush_loop(svc)),
             asyncio.create_task(_live_loop(svc)),
+            asyncio.create_task(listing.keep_fresh()),
         ]
         try:
             yield
@@ -135,6 +138,7 @@ def create_app(svc: Services) -> FastAPI:
         redoc_url=None,
     )
     app.state.services = svc
+    app.state.server_listing = listing
     app.state.auth = _authenticator(svc)
     install_error_handlers(app)
     docs.install_openapi(app)

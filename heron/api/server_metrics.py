@@ -22,7 +22,7 @@ from starlette.concurrency import run_in_threadpool
 
 from heron.api.deps import current_principal, services
 from heron.api.schemas import ObjectId
-from heron.api.servers import server_resource
+from heron.api.server_list import server_resource
 from heron.api.services import Services
 from heron.auth.permissions import Action, Resource, allowed, require
 from heron.auth.users import Principal

@@ -6,7 +6,8 @@ Heron's (``online``, ``source``, ``labels``, ``clock_offset_ms``, ``created_at``
 which server is :func:`heron.auth.permissions.visible`'s decision: admins all, members their
 own, guests those not hidden from guests. The private ``note`` is shown only to those who may
 change the server. A server that never reported has ``last_active`` at Go's zero time, as
-Nezha answers.
+Nezha answers. The list is answered from a snapshot shared by all readers
+(:mod:`heron.api.server_list`): edits show at once, live state up to about a second late.
 
 Changing servers needs an account: ``PATCH /api/v1/server/{id}`` and
 ``POST /api/v1/batch-delete/server`` for the owner or an admin, ``POST /api/v1/batch-move/server``
@@ -19,14 +20,15 @@ import time
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends
+from fastapi import APIRouter, Body, Depends, Request, Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from heron.api.deps import current_principal, current_user, require_admin, services
 from heron.api.schemas import MAX_ID, ObjectId
+from heron.api.server_list import ServerListing, server_resource
 from heron.api.services import Services
-from heron.auth.permissions import Action, Resource, allowed, visible
+from heron.auth.permissions import visible
 from heron.auth.users import Principal
 from heron.inventory.manage import MAX_BATCH, Inventory, ServerChanges
 from heron.inventory.view import ServerView, server_views, view_of
@@ -78,8 +80,9 @@ _V1_STATE = {
 }
 
 
-def server_resource(view: ServerView) -> Resource:
-    return Resource("server", owner_id=view.info.owner_id, hidden_for_guest=view.info.hidden_for_guest)
+def server_listing(request: Request) -> ServerListing:
+    listing: ServerListing = request.app.state.server_listing
+    return listing
 
 
 def visible_servers(svc: Services, principal: Principal) -> list[ServerView]:
@@ -122,16 +125,16 @@ def v1_server(view: ServerView, *, show_note: bool) -> dict[str, Any]:
     }
 
 
-@router.get("/api/v1/server", summary="List servers (Nezha v1's fields), with live state")
+@router.get(
+    "/api/v1/server",
+    summary="List servers (Nezha v1's fields), with live state",
+    response_model=dict[str, Any],
+)
 async def list_servers(
-    svc: Services = Depends(services), principal: Principal = Depends(current_principal)
-) -> dict[str, Any]:
-    views = await run_in_threadpool(visible_servers, svc, principal)
-    data = [
-        v1_server(v, show_note=allowed(principal, Action.UPDATE, server_resource(v)) and not principal.is_guest)
-        for v in views
-    ]
-    return {"success": True, "data": data}
+    listing: ServerListing = Depends(server_listing), principal: Principal = Depends(current_principal)
+) -> Response:
+    part = await listing.part(principal)
+    return Response(part.body, media_type="application/json")
 
 
 class ServerForm(BaseModel):

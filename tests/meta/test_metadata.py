@@ -85,3 +85,36 @@ def test_user_rules_are_enforced(meta: MetaStore) -> None:
     users.create("dave", "long enough")
     with pytest.raises(BadRequest, match="already exists"):
         users.create("dave", "long enough")
+
+
+def test_version_counts_committed_changes_of_a_table_but_not_sightings(meta: MetaStore) -> None:
+    from datetime import UTC, datetime
+
+    from heron.inventory.registry import HostRegistry
+    from heron.meta.models import Server
+
+    before = meta.version("servers")
+    with meta.session() as s:
+        s.add(Server(name="web-1", source="ident"))
+    assert meta.version("servers") == before + 1, "a new server counts"
+
+    hosts = HostRegistry(meta)
+    hosts.seen(["web-1"], at=datetime.now(UTC).timestamp())
+    assert hosts.flush() == 1
+    assert meta.version("servers") == before + 1, "moving last_active forward does not count"
+
+    with pytest.raises(RuntimeError), meta.session() as s:
+        s.scalars(sa.select(Server).where(Server.name == "web-1")).one().note = "rolled back"
+        s.flush()
+        raise RuntimeError("the transaction fails")
+    assert meta.version("servers") == before + 1, "a rolled-back change does not count"
+
+    with meta.session() as s:
+        srv = s.scalars(sa.select(Server).where(Server.name == "web-1")).one()
+        srv.note = srv.note
+    assert meta.version("servers") == before + 1, "setting a column to its value is no change"
+
+    with meta.session() as s:
+        s.scalars(sa.select(Server).where(Server.name == "web-1")).one().hidden_for_guest = True
+    assert meta.version("servers") == before + 2
+    assert meta.version("users") == 0
