@@ -13,10 +13,10 @@ import logging
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import orjson
-from sqlalchemy import Row, select
+from sqlalchemy import Row, Table, bindparam, insert, select, update
 
 from heron.core.errors import Forbidden
 from heron.meta.db import MetaStore
@@ -108,22 +108,7 @@ class HostRegistry:
         if not seen:
             return 0
         try:
-            with self._meta.session() as s:
-                existing = {srv.name: srv for srv in s.scalars(select(Server).where(Server.name.in_(list(seen))))}
-                for name, (at, source) in seen.items():
-                    when = datetime.fromtimestamp(at, UTC)
-                    srv = existing.get(name)
-                    if srv is None:
-                        srv = Server(name=name, source=source, last_active=when)
-                        s.add(srv)
-                    elif srv.last_active is None or _aware(srv.last_active) < when:
-                        srv.last_active = when
-                    meta = updates.get(name)
-                    if meta is not None:
-                        srv.host_ip, srv.os, srv.arch = meta.host_ip, meta.os, meta.arch
-                        srv.cpu_num, srv.agent_version = meta.cpu_num, meta.agent_version
-                        srv.clock_offset_ms = meta.clock_offset_ms
-                        srv.labels = orjson.dumps(meta.labels).decode()
+            changed = self._write(seen, updates)
         except Exception:
             # Keep the sightings for the next flush rather than lose them to a passing error.
             with self._lock:
@@ -132,7 +117,54 @@ class HostRegistry:
                 for name, meta in updates.items():
                     self._meta_updates.setdefault(name, meta)
             raise
+        if changed:
+            self._meta.touched(Server.__tablename__)
         return len(seen)
+
+    def _write(self, seen: dict[str, tuple[float, str]], updates: dict[str, HostMeta]) -> bool:
+        """One transaction of plain statements; True if it added servers or changed their meta.
+
+        Plain statements rather than ORM objects: loading each seen server as an object made
+        about 30 objects in reference cycles per host per second, and with 2,000 agents the
+        collections that freed them stopped the event loop for up to 0.1 s (fleet benchmark).
+        """
+        table = cast(Table, Server.__table__)
+        by_name = table.c.name == bindparam("b_name")
+        with self._meta.session() as s:
+            query = select(table.c.name, table.c.last_active).where(table.c.name.in_(list(seen)))
+            stored = dict(s.execute(query).all())
+            added, moved = [], []
+            for name, (at, source) in seen.items():
+                when = datetime.fromtimestamp(at, UTC)
+                if name not in stored:
+                    added.append({"name": name, "source": source, "last_active": when})
+                elif stored[name] is None or _aware(stored[name]) < when:
+                    moved.append({"b_name": name, "b_at": when})
+            if added:
+                s.execute(insert(table), added)
+            if moved:
+                s.execute(update(table).where(by_name).values(last_active=bindparam("b_at")), moved)
+            metas = [
+                {
+                    "b_name": name,
+                    "host_ip": meta.host_ip,
+                    "os": meta.os,
+                    "arch": meta.arch,
+                    "cpu_num": meta.cpu_num,
+                    "agent_version": meta.agent_version,
+                    "clock_offset_ms": meta.clock_offset_ms,
+                    "labels": orjson.dumps(meta.labels).decode(),
+                }
+                for name, meta in updates.items()
+                if name in seen
+            ]
+            if metas:
+                columns = [k for k in metas[0] if k != "b_name"]
+                s.execute(
+                    update(table).where(by_name).values({c: bindparam(c) for c in columns}),
+                    metas,
+                )
+        return bool(added or metas)
 
     def enroll(
         self, *, agent_id: str, name: str, owner_id: int, may_adopt_any: bool, host: dict[str, Any]

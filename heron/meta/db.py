@@ -77,6 +77,11 @@ class MetaStore:
         with self._versions_lock:
             return self._versions.get(table, 0)
 
+    def touched(self, table: str) -> None:
+        """Count a committed change made with plain statements (the ORM's are counted by itself)."""
+        with self._versions_lock:
+            self._versions[table] = self._versions.get(table, 0) + 1
+
     def _count_commit(self, session: Session) -> None:
         tables: set[str] = session.info.pop(_CHANGED_KEY, set())
         if tables:

@@ -118,3 +118,9 @@ def test_version_counts_committed_changes_of_a_table_but_not_sightings(meta: Met
         s.scalars(sa.select(Server).where(Server.name == "web-1")).one().hidden_for_guest = True
     assert meta.version("servers") == before + 2
     assert meta.version("users") == 0
+
+    hosts.seen(["web-2"], at=datetime.now(UTC).timestamp())
+    assert hosts.flush() == 1
+    assert meta.version("servers") == before + 3, "a host first seen in pushed data counts"
+    assert [i.name for i in hosts.list()] == ["web-1", "web-2"]
+    assert hosts.get("web-2") is not None and hosts.get("web-2").source == "ident"  # type: ignore[union-attr]
