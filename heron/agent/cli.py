@@ -35,6 +35,9 @@ def add_agent_parser(sub: Any) -> None:
     agent.add_argument("--server", help="the Heron server's URL, e.g. http://monitor:8902")
     agent.add_argument("--token", help="a personal API token of the user who will own this server")
     agent.add_argument(
+        "--secret", help="the agent secret of a server created beforehand (POST /api/v1/server); instead of --token"
+    )
+    agent.add_argument(
         "--interval", type=float, default=DEFAULT_INTERVAL_SECONDS, help="seconds between status reports (default 3)"
     )
     agent.add_argument("--name", help="the server's name (default: the host name)")
@@ -82,7 +85,8 @@ def unit_text(args: argparse.Namespace, *, python: str = sys.executable) -> str:
     """The systemd unit that runs this agent with the same server, token and interval."""
     import shlex
 
-    command = [python, "-m", "heron", "agent", "--server", args.server, "--token", args.token]
+    credential = ["--secret", args.secret] if args.secret else ["--token", args.token]
+    command = [python, "-m", "heron", "agent", "--server", args.server, *credential]
     command += ["--interval", f"{args.interval:g}"]
     if args.name:
         command += ["--name", args.name]
@@ -108,8 +112,10 @@ def unit_text(args: argparse.Namespace, *, python: str = sys.executable) -> str:
 
 
 def _need_server(args: argparse.Namespace) -> None:
-    if not args.server or not args.token:
-        raise HeronError("--server and --token are required (or --once to print one report)")
+    if not args.server or not (args.token or args.secret):
+        raise HeronError("--server and --token (or --secret) are required (or --once to print one report)")
+    if args.token and args.secret:
+        raise HeronError("give --token or --secret, not both")
     if args.interval <= 0:
         raise HeronError(f"--interval must be positive, got {args.interval:g}")
     if args.backlog <= 0:
@@ -125,7 +131,7 @@ def run_agent_command(args: argparse.Namespace) -> None:
         path: Path = args.unit_path
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(unit_text(args), encoding="utf-8")
-        path.chmod(0o600)  # it holds the token
+        path.chmod(0o600)  # it holds the token or secret
         print(f"wrote {path}; start it with: systemctl daemon-reload && systemctl enable --now {path.stem}")
         return
     if args.once:
@@ -144,7 +150,7 @@ def run_agent_command(args: argparse.Namespace) -> None:
     collector = StatusCollector()
     link = AgentLink(
         server_url=args.server,
-        token=args.token,
+        token=args.secret or args.token,
         agent_id=agent_id_of(args.agent_id, args.state_file),
         name=args.name or socket.gethostname(),
         interval_seconds=args.interval,

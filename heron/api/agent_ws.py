@@ -1,9 +1,11 @@
 """``GET /api/v1/agent/ws``: the WebSocket ``heron agent`` reports over.
 
-The agent authenticates with a personal API token of the user who will own the server
-(``Authorization: Bearer <token>``, or any other credential form a user has). Its first
-message is its host block and stable id, which enrols the server (created on first contact,
-updated afterwards); every later message is a status report. Reports go to the live state
+The agent authenticates either with the agent secret of a server created beforehand
+(``POST /api/v1/server``; ``Authorization: Bearer hsrv_...``), which it then reports as, or
+with a personal API token of the user who will own the server (``Authorization: Bearer
+<token>``, or any other credential form a user has), which enrols the server on first
+contact. Its first message is its host block and stable id; every later message is a
+status report. Reports go to the live state
 and its history buffer only: no database write happens per report (the last-active time is
 a buffered sighting, flushed with the others about once a second). The wire format is
 described in :mod:`heron.agent.transport`.
@@ -22,9 +24,11 @@ from starlette.concurrency import run_in_threadpool
 
 from heron.api.services import Services
 from heron.auth.principal import Authenticator, Presented
+from heron.auth.tokens import hash_secret
 from heron.auth.users import Principal
 from heron.core.errors import HeronError
 from heron.inventory.live import clean_host, clean_status
+from heron.inventory.registry import SERVER_SECRET_PREFIX
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +68,15 @@ async def _receive_text(websocket: WebSocket) -> str:
     return text
 
 
+def _server_secret(websocket: WebSocket) -> str | None:
+    """A per-server agent secret sent as ``Authorization: Bearer hsrv_...``, if that is what came."""
+    scheme, _, value = (websocket.headers.get("authorization") or "").partition(" ")
+    value = value.strip()
+    if scheme.lower() == "bearer" and value.startswith(SERVER_SECRET_PREFIX):
+        return value
+    return None
+
+
 async def _principal(websocket: WebSocket) -> Principal | None:
     auth: Authenticator = websocket.app.state.auth
     presented = Presented(
@@ -80,14 +93,23 @@ async def _principal(websocket: WebSocket) -> Principal | None:
 async def agent_socket(websocket: WebSocket) -> None:
     """Enrol the agent's server, then take its status reports until it goes away."""
     svc: Services = websocket.app.state.services
-    try:
-        principal = await _principal(websocket)
-    except HeronError as exc:
-        await websocket.close(code=CLOSE_POLICY, reason=exc.message[:120])
-        return
-    if principal is None:
-        await websocket.close(code=CLOSE_POLICY, reason="a Heron user's token is required")
-        return
+    secret = _server_secret(websocket)
+    principal: Principal | None = None
+    if secret is not None:
+        if not await run_in_threadpool(svc.hosts.secret_known, hash_secret(secret)):
+            await websocket.close(code=CLOSE_POLICY, reason="no server has this agent secret")
+            return
+    else:
+        try:
+            principal = await _principal(websocket)
+        except HeronError as exc:
+            await websocket.close(code=CLOSE_POLICY, reason=exc.message[:120])
+            return
+        if principal is None:
+            await websocket.close(
+                code=CLOSE_POLICY, reason="a server's agent secret or a Heron user's token is required"
+            )
+            return
     await websocket.accept()
     server_id: int | None = None
     try:
@@ -96,19 +118,27 @@ async def agent_socket(websocket: WebSocket) -> None:
         if not agent_id:
             raise BadMessage("the host message needs an agent_id")
         host = clean_host(hello.get("host"))
-        info = await run_in_threadpool(
-            lambda: svc.hosts.enroll(
-                agent_id=agent_id,
-                name=str(hello.get("name") or ""),
-                owner_id=principal.user_id,
-                may_adopt_any=principal.is_admin,
-                host=host,
+        if principal is None:
+            assert secret is not None
+            info = await run_in_threadpool(
+                lambda: svc.hosts.connect_by_secret(secret_hash=hash_secret(secret), agent_id=agent_id, host=host)
             )
-        )
+        else:
+            user = principal
+            info = await run_in_threadpool(
+                lambda: svc.hosts.enroll(
+                    agent_id=agent_id,
+                    name=str(hello.get("name") or ""),
+                    owner_id=user.user_id,
+                    may_adopt_any=user.is_admin,
+                    host=host,
+                )
+            )
         server_id = info.id
         svc.live.connected(info.id, info.name, host, at=time.time())
         await websocket.send_text(orjson.dumps({"type": "welcome", "server_id": info.id, "name": info.name}).decode())
-        log.info("agent connected", extra={"server_id": info.id, "server": info.name, "user": principal.username})
+        who = principal.username if principal is not None else "server secret"
+        log.info("agent connected", extra={"server_id": info.id, "server": info.name, "user": who})
         while True:
             msg = _message(await _receive_text(websocket), "status")
             received = time.time()

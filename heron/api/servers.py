@@ -9,7 +9,9 @@ change the server. A server that never reported has ``last_active`` at Go's zero
 Nezha answers. The list is answered from a snapshot shared by all readers
 (:mod:`heron.api.server_list`): edits show at once, live state up to about a second late.
 
-Changing servers needs an account: ``PATCH /api/v1/server/{id}`` and
+Creating a server before its agent runs (``POST /api/v1/server``, answered with the agent
+secret, shown once; ``POST /api/v1/server/{id}/secret`` replaces it) and changing servers
+need an account: ``PATCH /api/v1/server/{id}`` and
 ``POST /api/v1/batch-delete/server`` for the owner or an admin, ``POST /api/v1/batch-move/server``
 (another owner) for admins. Server groups are in :mod:`heron.api.server_groups`.
 """
@@ -29,8 +31,10 @@ from heron.api.schemas import MAX_ID, ObjectId
 from heron.api.server_list import ServerListing, server_resource
 from heron.api.services import Services
 from heron.auth.permissions import visible
+from heron.auth.tokens import hash_secret
 from heron.auth.users import Principal
 from heron.inventory.manage import MAX_BATCH, Inventory, ServerChanges
+from heron.inventory.registry import ServerInfo, new_server_secret
 from heron.inventory.view import ServerView, server_views, view_of
 
 router = APIRouter(tags=["heron"], dependencies=[Depends(current_principal)])
@@ -153,6 +157,41 @@ class BatchMoveForm(BaseModel):
 
     ids: Ids = Field(max_length=MAX_BATCH)
     to_user: int = Field(ge=1, le=MAX_ID)
+
+
+def _with_secret(svc: Services, info: ServerInfo, secret: str) -> dict[str, Any]:
+    view = view_of(
+        info, svc.live.get(info.id), now=time.time(), offline_after_seconds=svc.settings.host_offline_seconds
+    )
+    return {"success": True, "data": {**v1_server(view, show_note=True), "secret": secret}}
+
+
+@managed.post(
+    "/api/v1/server",
+    summary="Create a server before its agent runs; answers it with the agent secret (shown once)",
+)
+async def create_server(
+    body: ServerForm, svc: Services = Depends(services), user: Principal = Depends(current_user)
+) -> dict[str, Any]:
+    """The caller owns the new server; ``heron agent --secret <secret>`` then reports as it."""
+    secret = new_server_secret()
+    changes = ServerChanges(**body.model_dump())
+    info = await run_in_threadpool(Inventory(svc.meta).create_server, user, changes, secret_hash=hash_secret(secret))
+    return _with_secret(svc, info, secret)
+
+
+@managed.post(
+    "/api/v1/server/{server_id}/secret",
+    summary="Replace a server's agent secret (the old one stops working); answers the new one once",
+)
+async def replace_server_secret(
+    server_id: ObjectId, svc: Services = Depends(services), user: Principal = Depends(current_user)
+) -> dict[str, Any]:
+    secret = new_server_secret()
+    info = await run_in_threadpool(
+        lambda: Inventory(svc.meta).set_secret(user, server_id, secret_hash=hash_secret(secret))
+    )
+    return _with_secret(svc, info, secret)
 
 
 @managed.patch("/api/v1/server/{server_id}", summary="Change a server (Nezha v1's ServerForm), owner or admin")

@@ -129,6 +129,39 @@ class Inventory:
             s.flush()
             return old_name, _info(srv)
 
+    def create_server(self, principal: Principal, changes: ServerChanges, *, secret_hash: str) -> ServerInfo:
+        """A server the caller owns, before any agent reported; an agent connects to it with
+        the secret whose hash is ``secret_hash``."""
+        require(principal, Action.CREATE, Resource("server", owner_id=None))
+        name = _clean_name(changes.name or "", "server")
+        with self._meta.session() as s:
+            if s.scalar(select(Server.id).where(Server.name == name)) is not None:
+                raise BadRequest(f"a server named {name!r} exists already")
+            srv = Server(
+                name=name,
+                source="api",
+                owner_id=principal.user_id,
+                secret_hash=secret_hash,
+                note=changes.note or "",
+                public_note=changes.public_note or "",
+                display_index=changes.display_index or 0,
+                hidden_for_guest=bool(changes.hide_for_guest),
+            )
+            s.add(srv)
+            s.flush()
+            if changes.server_groups:
+                groups = _groups(s, _unique(changes.server_groups), principal, Action.UPDATE)
+                s.add_all(ServerGroupMember(group_id=g.id, server_id=srv.id) for g in groups)
+            return _info(srv)
+
+    def set_secret(self, principal: Principal, server_id: int, *, secret_hash: str) -> ServerInfo:
+        """Give the server a new agent secret (the old one stops working)."""
+        with self._meta.session() as s:
+            (srv,) = _servers(s, [server_id], principal, Action.UPDATE)
+            srv.secret_hash = secret_hash
+            s.flush()
+            return _info(srv)
+
     def delete_servers(self, principal: Principal, ids: Iterable[int]) -> list[ServerInfo]:
         """Delete the servers (their history in the TSDB stays); returns what they were."""
         wanted = _unique(ids)

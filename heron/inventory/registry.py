@@ -10,6 +10,7 @@ sightings too; its connection enrols it (:meth:`HostRegistry.enroll`), once per 
 from __future__ import annotations
 
 import logging
+import secrets
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -62,6 +63,15 @@ class ServerInfo:
     display_index: int = 0
     hidden_for_guest: bool = False
     host: dict[str, Any] = field(default_factory=dict)
+
+
+#: What a per-server agent secret starts with: the agent endpoint tells it from a user's token by it.
+SERVER_SECRET_PREFIX = "hsrv_"
+
+
+def new_server_secret() -> str:
+    """A server's agent secret (256 random bits); only its SHA-256 is stored."""
+    return SERVER_SECRET_PREFIX + secrets.token_urlsafe(32)
 
 
 class HostRegistry:
@@ -202,6 +212,32 @@ class HostRegistry:
                     srv = Server(name=name, source="agent", agent_id=agent_id, owner_id=owner_id)
                     s.add(srv)
             srv.host_info = host_json
+            srv.last_active = datetime.now(UTC)
+            s.flush()
+            return _info(srv)
+
+    def secret_known(self, secret_hash: str) -> bool:
+        with self._meta.session() as s:
+            return s.scalar(select(Server.id).where(Server.secret_hash == secret_hash)) is not None
+
+    def connect_by_secret(self, *, secret_hash: str, agent_id: str, host: dict[str, Any]) -> ServerInfo:
+        """The server whose agent secret hashes to ``secret_hash``, now held by ``agent_id``.
+
+        The first agent to connect with a secret binds the server to its id; another agent
+        with the same secret is refused (a copied secret must not make two machines one).
+        """
+        with self._meta.session() as s:
+            srv = s.scalar(select(Server).where(Server.secret_hash == secret_hash))
+            if srv is None:
+                raise Forbidden("no server has this agent secret (it may have been replaced)")
+            if srv.agent_id is not None and srv.agent_id != agent_id:
+                raise Forbidden("this secret belongs to another agent's server; create a server for this machine")
+            if srv.agent_id is None:
+                holder = s.scalar(select(Server.id).where(Server.agent_id == agent_id, Server.id != srv.id))
+                if holder is not None:
+                    raise Forbidden(f"agent id {agent_id!r} already reports as server {holder}")
+                srv.agent_id = agent_id
+            srv.host_info = orjson.dumps(host).decode()
             srv.last_active = datetime.now(UTC)
             s.flush()
             return _info(srv)

@@ -38,13 +38,21 @@ def test_install_writes_the_unit_and_starts_nothing(tmp_path: Path, capsys: pyte
     assert "systemctl" in capsys.readouterr().out
 
 
+def test_install_with_a_server_secret_puts_the_secret_in_the_unit(tmp_path: Path) -> None:
+    unit = tmp_path / "heron-agent.service"
+    argv = ["agent", "install", "--server", "http://mon:8902", "--secret", "hsrv_abc", "--unit-path", str(unit)]
+    assert main(argv) == 0
+    assert "agent --server http://mon:8902 --secret hsrv_abc --interval 3" in unit.read_text()
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["agent"], "--server and --token are required"),
-        (["agent", "--server", "http://x"], "--server and --token are required"),
-        (["agent", "install", "--token", "t"], "--server and --token are required"),
+        (["agent"], "--server and --token (or --secret) are required"),
+        (["agent", "--server", "http://x"], "--server and --token (or --secret) are required"),
+        (["agent", "install", "--token", "t"], "--server and --token (or --secret) are required"),
         (["agent", "--server", "http://x", "--token", "t", "--interval", "0"], "--interval must be positive"),
+        (["agent", "--server", "http://x", "--token", "t", "--secret", "hsrv_s"], "give --token or --secret, not both"),
     ],
 )
 def test_missing_or_bad_options_exit_1_with_an_error(

@@ -260,3 +260,56 @@ def test_a_token_cannot_take_over_another_users_machine_or_send_garbage(live_ser
             ws.recv(timeout=10)
         assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
         assert "another user" in closed.value.rcvd.reason
+
+
+def test_a_server_created_first_is_reported_by_an_agent_with_its_secret(
+    live_server: RunningServer, token: str, tmp_path: Path
+) -> None:
+    """``POST /api/v1/server`` answers the agent secret once; ``heron agent --secret`` then
+    reports as that server (same id, no new record), and the secret binds to that agent."""
+    import json
+
+    from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+    name = "precreated-" + secrets.token_hex(4)
+    with live_server.client() as c:
+        r = c.post("/api/v1/server", json={"name": name, "note": "rack 3", "public_note": "db"})
+        assert r.status_code == 200, r.text
+        created = r.json()["data"]
+        assert created["name"] == name and created["note"] == "rack 3" and created["secret"].startswith("hsrv_")
+        assert c.post("/api/v1/server", json={"name": name}).status_code == 400  # names are unique
+        assert httpx.post(f"{live_server.url}/api/v1/server", json={"name": "x"}).status_code == 401
+        agent_id = "agent-" + secrets.token_hex(4)
+        proc = subprocess.Popen(
+            [
+                *(sys.executable, "-m", "heron", "agent", "--server", live_server.url, "--secret", created["secret"]),
+                *("--interval", "1", "--agent-id", agent_id, "--state-file", str(tmp_path / "agent-id")),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            shown = wait_for(
+                lambda: (s := server_of(c, agent_id)) and s["online"] and s["state"]["uptime"] > 0 and s,
+                timeout_s=20,
+                what="the pre-created server to report",
+            )
+            assert shown["id"] == created["id"] and shown["name"] == name and shown["host"]["arch"]
+        finally:
+            stop(proc)
+
+        # The secret is bound to that agent now; another machine cannot use it.
+        hello = json.dumps({"type": "host", "agent_id": "someone-else", "host": {}})
+        with _agent_socket(live_server, {"Authorization": f"Bearer {created['secret']}"}) as ws:
+            ws.send(hello)
+            with pytest.raises(ConnectionClosed) as closed:
+                ws.recv(timeout=10)
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
+            assert "another agent" in closed.value.rcvd.reason
+
+        # A replaced secret stops working at once.
+        r = c.post(f"/api/v1/server/{created['id']}/secret")
+        assert r.status_code == 200 and r.json()["data"]["secret"] != created["secret"]
+        with pytest.raises(InvalidStatus) as refused:
+            _agent_socket(live_server, {"Authorization": f"Bearer {created['secret']}"})
+        assert refused.value.response.status_code == 403
