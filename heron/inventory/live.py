@@ -224,12 +224,15 @@ class LiveState:
             return live.name if live is not None else None
 
     def get(self, server_id: int) -> LiveServer | None:
+        """A copy of the server's live record. Its ``host`` and ``status`` dicts are shared, not
+        copied: they are replaced whole by each report, never changed in place, so readers must
+        not change them either (the server list reads 2,000 of them every second)."""
         with self._lock:
             live = self._servers.get(server_id)
             if live is None:
                 return None
             return LiveServer(
-                live.server_id, live.name, dict(live.host), dict(live.status), live.status_at, live.last_active,
+                live.server_id, live.name, live.host, live.status, live.status_at, live.last_active,
                 live.online, live.connections,
             )  # fmt: skip
 

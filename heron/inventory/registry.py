@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import secrets
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -79,6 +79,7 @@ class HostRegistry:
 
     def __init__(self, meta: MetaStore) -> None:
         self._meta = meta
+        self._infos: dict[int, tuple[tuple[Any, ...], ServerInfo]] = {}  # what list() read last
         self._lock = threading.Lock()
         self._seen: dict[str, tuple[float, str]] = {}
         self._meta_updates: dict[str, HostMeta] = {}
@@ -243,10 +244,33 @@ class HostRegistry:
             return _info(srv)
 
     def list(self) -> list[ServerInfo]:
-        """Every server, by name; read as plain rows, not ORM objects, at half the cost (2,000
-        servers: 32 ms instead of 66), since the server list reads them every second."""
+        """Every server, by name.
+
+        The server list reads them every second, so: plain rows, not ORM objects (2,000
+        servers: 32 ms instead of 66), and a row equal to the last one read for its server
+        but for ``last_active`` (moved by every sighting) keeps its :class:`ServerInfo`
+        rather than decoding its JSON columns again.
+        """
+        table = cast(Table, Server.__table__)
+        at = list(table.c.keys()).index("last_active")
+        known = self._infos
+        fresh: dict[int, tuple[tuple[Any, ...], ServerInfo]] = {}
+        out = []
         with self._meta.session() as s:
-            return [_info(row) for row in s.execute(select(Server.__table__).order_by(Server.name))]
+            for row in s.execute(select(table).order_by(table.c.name)):
+                key = (*row[:at], *row[at + 1 :])
+                cached = known.get(row.id)
+                if cached is not None and cached[0] == key:
+                    info = cached[1]
+                    last = _aware(row.last_active) if row.last_active else None
+                    if info.last_active != last:
+                        info = replace(info, last_active=last)
+                else:
+                    info = _info(row)
+                fresh[row.id] = (key, info)
+                out.append(info)
+        self._infos = fresh
+        return out
 
     def by_id(self, server_id: int) -> ServerInfo | None:
         with self._meta.session() as s:
