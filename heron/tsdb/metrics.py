@@ -24,6 +24,7 @@ dictionary lookup per series and one narrow append.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -177,21 +178,30 @@ def samples_from_batches(batches: Iterable[Batch], *, ident_label: str = "ident"
         if not n:
             continue
         names = sorted(batch.tags)
+        known = _MEMO.shape(batch.table, names)
         if names:
             parts = [_escaped(batch.tags[name]) for name in names]
             joined = pc.binary_join_element_wise(*parts, "\x1f", null_handling="replace", null_replacement="\x1e")
             encoded = pc.dictionary_encode(joined)
             codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
-            _, first = np.unique(codes, return_index=True)
-            columns = [batch.tags[name].take(pa.array(first)).to_pylist() for name in names]
+            distinct: list[str] = encoded.dictionary.to_pylist()
         else:
             codes = np.zeros(n, dtype=np.int64)
-            first = np.zeros(1, dtype=np.int64)
-            columns = []
+            distinct = [""]
+        found = list(map(known.get, distinct))
+        missing = [k for k, d in enumerate(found) if d is None]
+        if missing:
+            # The first row of each new series gives its labels (codes count up from 0 in
+            # order of first appearance, so np.unique's first indices line up with them).
+            _, first = np.unique(codes, return_index=True)
+            rows = pa.array(first[missing])
+            columns = [batch.tags[name].take(rows).to_pylist() for name in names]
+            for j, k in enumerate(missing):
+                labels = [(name, col[j]) for name, col in zip(names, columns, strict=True) if col[j] is not None]
+                found[k] = known[distinct[k]] = SeriesDef.of(batch.table, labels, ident_label=ident_label)
+            _MEMO.added(len(missing))
         base = len(series)
-        for j in range(len(first)):
-            labels = [(name, col[j]) for name, col in zip(names, columns, strict=True) if col[j] is not None]
-            series.append(SeriesDef.of(batch.table, labels, ident_label=ident_label))
+        series.extend(found)  # type: ignore[arg-type]  # every entry is a SeriesDef now
         index_parts.append(codes + base)
         time_parts.append(batch.time.to_numpy(zero_copy_only=False).astype(np.int64))
         value = batch.fields[VALUE]
@@ -211,6 +221,40 @@ def samples_from_batches(batches: Iterable[Batch], *, ident_label: str = "ident"
         np.concatenate(value_parts).astype(np.float64),
         np.concatenate(line_parts),
     )
+
+
+class _SeriesMemo:
+    """Series already described, by metric and tag names, then by their joined tag values.
+
+    OpenTSDB, Open-Falcon and Datadog bodies name the same series again and again; building a
+    description (sorting labels, a JSON key) per series per request cost more than parsing.
+    Bounded: past :data:`BATCH_SERIES_LIMIT` descriptions it starts over.
+    """
+
+    def __init__(self) -> None:
+        self._maps: dict[tuple[str, tuple[str, ...]], dict[str, SeriesDef]] = {}
+        self._size = 0
+        self._lock = threading.Lock()
+
+    def shape(self, metric: str, names: list[str]) -> dict[str, SeriesDef]:
+        key = (metric, tuple(names))
+        with self._lock:
+            found = self._maps.get(key)
+            if found is None:
+                found = self._maps[key] = {}
+            return found
+
+    def added(self, count: int) -> None:
+        with self._lock:
+            self._size += count
+            if self._size > BATCH_SERIES_LIMIT:
+                self._maps.clear()
+                self._size = 0
+
+
+#: Descriptions kept before the memo starts over (about 1 KB each).
+BATCH_SERIES_LIMIT = 100_000
+_MEMO = _SeriesMemo()
 
 
 def _escaped(column: pa.Array) -> pa.Array:
