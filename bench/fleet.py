@@ -464,7 +464,7 @@ def run_fleet(*, agents: int = DEFAULT_AGENTS, seconds: int = DEFAULT_SECONDS, w
         systems={"heron": entry},
         checks=checks,
         notes=[
-            f"Targets (issue 6): GET /api/v1/server p99 <= {TARGET_API_P99_MS:.0f} ms with {agents:,} agents "
+            f"Targets: GET /api/v1/server p99 <= {TARGET_API_P99_MS:.0f} ms with {agents:,} agents "
             "reporting, and no report dropped (every report sent is acknowledged).",
             "The browser stream pushes a frame every 2 s, so fan-out latency includes waiting for the next "
             "frame: about 1 s on average by design, up to 2 s plus the frame's build and send time.",
