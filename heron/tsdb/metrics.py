@@ -37,6 +37,7 @@ import pyarrow.compute as pc
 
 from heron.core.batch import Batch
 from heron.tsdb.names import qualified, quote_ident
+from heron.tsdb.store import list_tables
 
 SAMPLES = "_heron_samples"
 SERIES = "_heron_series"
@@ -142,7 +143,7 @@ class Samples:
         by_metric: dict[str, list[int]] = {s.metric: [] for s in self.series}  # in order of first series
         metric_of = [s.metric for s in self.series]
         for row, i in enumerate(self.index.tolist()):
-            by_metric.setdefault(metric_of[i], []).append(row)
+            by_metric[metric_of[i]].append(row)
         batches = []
         for metric, rows in by_metric.items():
             if not rows:
@@ -152,7 +153,8 @@ class Samples:
             names: dict[str, None] = {}
             for s in series:
                 names.update(dict.fromkeys(k for k, _ in s.labels))
-            tags = {name: pa.array([dict(s.labels).get(name) for s in series], pa.string()) for name in sorted(names)}
+            maps = [dict(s.labels) for s in series]
+            tags = {name: pa.array([m.get(name) for m in maps], pa.string()) for name in sorted(names)}
             batches.append(
                 Batch(
                     table=metric,
@@ -318,15 +320,21 @@ class Registry:
             if name not in SERIES_BASE_COLUMNS:
                 self.columns.setdefault(name.lower(), name)
 
-    def add_metric_rows(self, data: pa.Table) -> None:
-        for mid, name, tags in zip(
-            data.column(METRIC_ID).to_pylist(),
-            data.column("name").to_pylist(),
-            data.column("tags").to_pylist(),
-            strict=True,
-        ):
-            self.metrics[name.lower()] = MetricDef(int(mid), name, list(orjson.loads(tags)))
-            self.next_metric = max(self.next_metric, int(mid) + 1)
+    def add_metric_rows(self, data: pa.Table) -> list[MetricDef]:
+        """Learn metrics from rows of the metrics table; returns their definitions."""
+        defs = [
+            MetricDef(int(mid), name, list(orjson.loads(tags)))
+            for mid, name, tags in zip(
+                data.column(METRIC_ID).to_pylist(),
+                data.column("name").to_pylist(),
+                data.column("tags").to_pylist(),
+                strict=True,
+            )
+        ]
+        for mdef in defs:
+            self.metrics[mdef.name.lower()] = mdef
+            self.next_metric = max(self.next_metric, mdef.id + 1)
+        return defs
 
 
 def create_tables(con: duckdb.DuckDBPyConnection, schema: str) -> None:
@@ -348,13 +356,7 @@ def create_tables(con: duckdb.DuckDBPyConnection, schema: str) -> None:
 def load_registry(con: duckdb.DuckDBPyConnection, schema: str) -> Registry:
     """What DuckDB holds of one database's store (empty when it has none yet)."""
     registry = Registry()
-    present = {
-        r[0]
-        for r in con.execute(
-            "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = ?",
-            [schema],
-        ).fetchall()
-    }
+    present = set(list_tables(con, schema))
     if SERIES in present:
         registry.add_series_rows(con.sql(f"SELECT * FROM {qualified(schema, SERIES)}").to_arrow_table())
     if METRICS in present:

@@ -21,7 +21,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -411,8 +411,7 @@ class Writer:
         if key[1] in ms.INTERNAL_TABLES:
             registry = self._registry(record.schema)
             if key[1] == ms.METRICS:
-                registry.add_metric_rows(record.data)
-                for mdef in registry.metrics.values():
+                for mdef in registry.add_metric_rows(record.data):
                     self._pending.metric_defs[(record.schema, mdef.name.lower())] = mdef
                 return
             if key[1] == ms.SERIES:
@@ -455,10 +454,7 @@ class Writer:
             columns = self._columns_of(schema, key, plan)
             names = [n for n in data.column_names if n != "time"]
             records.append(WalRecord(schema, table.name, {n: columns[n.lower()] for n in names}, data))
-        by_schema: dict[str, list[ms.MetricDef]] = {}
-        for (schema, _), mdef in plan.metric_defs.items():
-            by_schema.setdefault(schema, []).append(mdef)
-        for schema, defs in by_schema.items():
+        for schema, defs in _defs_by_schema(plan).items():
             records.append(WalRecord(schema, ms.METRICS, dict(ms.METRIC_COLUMNS), ms.metric_rows(defs)))
         try:
             self._wal.append(records)
@@ -545,10 +541,15 @@ class Writer:
         table = self._catalog.get(schema, {}).get(key)
         if table is not None:
             out.update({k: (c.kind, c.sql_type) for k, c in table.columns.items()})
-        for source in (self._applying, self._pending, plan):
-            for col in source.new_columns.get((schema, key), []) if source is not None else ():
-                out.setdefault(col.name.lower(), (col.kind, col.sql_type))
+        for col in self._new_columns(schema, key, plan):
+            out.setdefault(col.name.lower(), (col.kind, col.sql_type))
         return out
+
+    def _new_columns(self, schema: str, key: str, *plans: _Plan) -> Iterator[_Column]:
+        """Columns of a table added by the plan being applied, the pending one and ``plans``, in that order."""
+        for source in (self._applying, self._pending, *plans):
+            if source is not None:
+                yield from source.new_columns.get((schema, key), [])
 
     def _stage(self, req: _WriteRequest, plan: _Plan) -> WriteResult:
         if req.schema not in self._catalog:
@@ -588,9 +589,7 @@ class Writer:
             to_store.append((samples, ids))
         if conflicts and req.atomic:
             raise conflicts[0]
-        result = self._stage_tables(req, tables, plan)
-        if conflicts and req.atomic:
-            raise conflicts[0]
+        result = self._stage_tables(req, tables, plan)  # raises its own conflicts when atomic
         for samples, ids in to_store:
             written += self._stage_samples(req.schema, samples, ids, plan)
         return WriteResult(
@@ -720,14 +719,7 @@ class Writer:
             existing = self._lookup(plan, req.schema, batch.table) or self._lookup(local, req.schema, batch.table)
             table_name = existing.name if existing else batch.table
             known = dict(existing.columns) if existing else {}
-            if self._applying is not None:
-                for col in self._applying.new_columns.get((req.schema, table_name.lower()), []):
-                    known.setdefault(col.name.lower(), col)
-            for col in self._pending.new_columns.get((req.schema, table_name.lower()), []):
-                known.setdefault(col.name.lower(), col)
-            for col in plan.new_columns.get((req.schema, table_name.lower()), []):
-                known.setdefault(col.name.lower(), col)
-            for col in local.new_columns.get((req.schema, table_name.lower()), []):
+            for col in self._new_columns(req.schema, table_name.lower(), plan, local):
                 known.setdefault(col.name.lower(), col)
 
             keep: pa.Array | None = None
@@ -832,10 +824,7 @@ class Writer:
     def _apply_metric_defs(self, plan: _Plan) -> None:
         """Record changed metrics and (re)create their views, inside the flush's transaction."""
         con = self._con
-        by_schema: dict[str, list[ms.MetricDef]] = {}
-        for (schema, _), mdef in plan.metric_defs.items():
-            by_schema.setdefault(schema, []).append(mdef)
-        for schema, defs in by_schema.items():
+        for schema, defs in _defs_by_schema(plan).items():
             columns = self._registries[schema].columns
             ids = ", ".join(str(d.id) for d in defs)
             con.execute(f"DELETE FROM {qualified(schema, ms.METRICS)} WHERE {ms.METRIC_ID} IN ({ids})")
@@ -893,6 +882,13 @@ class Writer:
 _NO_ROWS = np.zeros(0, dtype=np.int64)
 #: Put on the writer's queue by the applier when it is done, to wake the writer.
 _WAKE = object()
+
+
+def _defs_by_schema(plan: _Plan) -> dict[str, list[ms.MetricDef]]:
+    by_schema: dict[str, list[ms.MetricDef]] = {}
+    for (schema, _), mdef in plan.metric_defs.items():
+        by_schema.setdefault(schema, []).append(mdef)
+    return by_schema
 
 
 def _has_work(plan: _Plan) -> bool:
