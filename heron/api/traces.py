@@ -28,6 +28,7 @@ from heron.api.services import Services
 from heron.core.errors import BadRequest, HeronError, Overloaded
 from heron.meta.namespaces import DEFAULT_DATABASE, DEFAULT_TENANT
 from heron.protocols.otlp_traces import encoding_of, parse_otlp_traces
+from heron.protocols.protowire import varint
 
 cnosdb = APIRouter(tags=["cnosdb"], dependencies=[Depends(current_user)])
 otlp = APIRouter(tags=["otlp"], dependencies=[Depends(push_principal)])
@@ -40,21 +41,9 @@ _MEDIA = {"json": "application/json", "protobuf": "application/x-protobuf"}
 _RPC_CODES = {400: 3, 401: 16, 403: 7, 404: 5, 413: 8, 422: 9, 429: 8}
 
 
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        if value:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
-
-
 def _string_field(number: int, text: str) -> bytes:
     data = text.encode()
-    return _varint(number << 3 | 2) + _varint(len(data)) + data
+    return varint(number << 3 | 2) + varint(len(data)) + data
 
 
 def export_response(encoding: str, *, rejected: int, message: str) -> Response:
@@ -69,8 +58,8 @@ def export_response(encoding: str, *, rejected: int, message: str) -> Response:
         return Response(body, status_code=200, media_type=_MEDIA["json"])
     payload = b""
     if rejected:
-        partial = _varint(1 << 3) + _varint(rejected) + _string_field(2, message)
-        payload = _varint(1 << 3 | 2) + _varint(len(partial)) + partial
+        partial = varint(1 << 3) + varint(rejected) + _string_field(2, message)
+        payload = varint(1 << 3 | 2) + varint(len(partial)) + partial
     return Response(payload, status_code=200, media_type=_MEDIA["protobuf"])
 
 
@@ -85,7 +74,7 @@ def status_response(encoding: str, err: HeronError) -> Response:
     if encoding == "json":
         body = b'{"code":%d,"message":%s}' % (code, _json_string(err.message))
     else:
-        body = _varint(1 << 3) + _varint(code) + _string_field(2, err.message)
+        body = varint(1 << 3) + varint(code) + _string_field(2, err.message)
     return Response(body, status_code=err.status, media_type=_MEDIA[encoding], headers=headers)
 
 

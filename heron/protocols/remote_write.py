@@ -51,6 +51,7 @@ from heron.core.errors import BadRequest, ParseError, PayloadTooLarge
 from heron.protocols._pb import remote_write_v1_pb2 as v1
 from heron.protocols._pb import remote_write_v2_pb2 as v2
 from heron.protocols._remote_write_fast import (
+    STANDARD_SAMPLE_BYTES,
     Decoded,
     Refused,
     _doubles,
@@ -60,7 +61,16 @@ from heron.protocols._remote_write_fast import (
     decode_v2,
     standard_series,
 )
-from heron.tsdb.metrics import METRIC_ID, SERIES_ID, SERIES_KEY, Samples, SeriesDef
+from heron.protocols.protowire import varint
+from heron.tsdb.metrics import (
+    METRIC_ID,
+    SERIES_ID,
+    SERIES_KEY,
+    SERIES_MEMO_LIMIT,
+    Samples,
+    SeriesDef,
+    SeriesMemo,
+)
 
 __all__ = [
     "WRITE_REQUEST_V1",
@@ -303,10 +313,11 @@ class _Problems:
         """Drop ``series`` (indices); ``reason`` may use ``{n}``, the 1-based series number."""
         if len(series):
             self.bad[series] = True
-            for i in np.unique(series).tolist():
+            distinct = np.unique(series).tolist()
+            for i in distinct:
                 self.why.setdefault(i, reason)
-            for i in np.unique(series)[: self._limit]:
-                self.note(int(i), reason.format(n=int(i) + 1))
+            for i in distinct[: self._limit]:
+                self.note(i, reason.format(n=i + 1))
 
     def note(self, series: int, reason: str) -> None:
         self._found.append((series, reason))
@@ -327,41 +338,69 @@ def _canonical_codes(label_names: list[str]) -> npt.NDArray[np.int64]:
 
 def _assemble(d: Decoded, *, ident_fallback: str | None, max_problems: int) -> RemoteWriteResult:
     """Check every series, then describe each kept one (metric and labels) and its samples."""
-    series, _, problems = _describe_series(d, ident_fallback=ident_fallback, max_problems=max_problems)
-    in_range = np.abs(d.sample_ms) <= _MAX_ABS_MS
-    for i in np.flatnonzero(~in_range)[:max_problems]:
-        n = int(d.sample_owner[i])
-        problems.note(n, f"series {n + 1}: the timestamp {int(d.sample_ms[i])} ms is out of range")
+    series, problems = _describe_series(d, ident_fallback=ident_fallback, max_problems=max_problems)
     position = np.full(d.series, -1, dtype=np.int64)
     good = np.flatnonzero(~problems.bad)
     position[good] = np.arange(len(good))
-    rows = np.flatnonzero((position[d.sample_owner] >= 0) & in_range)
-    kept = [s for s in series if s is not None]
-    samples = Samples(
-        kept,
-        position[d.sample_owner[rows]],
-        d.sample_ms[rows] * _NS_PER_MS,
-        d.sample_value[rows],
-        (d.sample_owner[rows] + 1).astype(np.int32),
-    )
-    return RemoteWriteResult(
-        data=samples,
-        samples=len(rows),
-        dropped_samples=len(d.sample_owner) - len(rows),
-        dropped_series=int(np.count_nonzero(problems.bad)),
-        problems=problems.reasons(),
-        idents=samples.idents(),
+    return _result(
+        [s for s in series if s is not None],
+        position,
+        d.sample_owner,
+        d.sample_ms,
+        d.sample_value,
+        problems,
+        max_problems,
         exemplars=d.exemplars,
         histograms=d.histograms,
         metadata=d.metadata,
     )
 
 
+def _result(
+    kept: list[SeriesDef],
+    position: npt.NDArray[np.int64],
+    owner: npt.NDArray[np.int64],
+    sample_ms: npt.NDArray[np.int64],
+    sample_value: npt.NDArray[np.float64],
+    problems: _Problems,
+    max_problems: int,
+    *,
+    exemplars: int = 0,
+    histograms: int = 0,
+    metadata: int = 0,
+) -> RemoteWriteResult:
+    """The samples of kept series (``position``: a series' place in ``kept``, or -1) whose
+    time fits in nanoseconds; ``owner`` is each sample's series."""
+    in_range = np.abs(sample_ms) <= _MAX_ABS_MS
+    for i in np.flatnonzero(~in_range)[:max_problems]:
+        n = int(owner[i])
+        problems.note(n, f"series {n + 1}: the timestamp {int(sample_ms[i])} ms is out of range")
+    rows = np.flatnonzero((position[owner] >= 0) & in_range)
+    samples = Samples(
+        kept,
+        position[owner[rows]],
+        sample_ms[rows] * _NS_PER_MS,
+        sample_value[rows],
+        (owner[rows] + 1).astype(np.int32),
+    )
+    return RemoteWriteResult(
+        data=samples,
+        samples=len(rows),
+        dropped_samples=len(owner) - len(rows),
+        dropped_series=int(np.count_nonzero(problems.bad)),
+        problems=problems.reasons(),
+        idents=samples.idents(),
+        exemplars=exemplars,
+        histograms=histograms,
+        metadata=metadata,
+    )
+
+
 def _describe_series(
     d: Decoded, *, ident_fallback: str | None, max_problems: int
-) -> tuple[list[SeriesDef | None], list[str | None], _Problems]:
-    """Each series as a :class:`SeriesDef`, or ``None`` and why it is dropped (a reason
-    with ``{n}`` for its number).
+) -> tuple[list[SeriesDef | None], _Problems]:
+    """Each series as a :class:`SeriesDef`, or ``None`` when it is dropped (``problems.why``
+    says why, with ``{n}`` for its number).
 
     The checks are whole-array work: label names are dictionary-encoded once. Python runs
     per label only to build the descriptions (new series; known ones come from the cache).
@@ -409,24 +448,14 @@ def _describe_series(
     series: list[SeriesDef | None] = [None] * d.series
     for s, metric in zip(good_series.tolist(), metrics, strict=True):
         series[s] = SeriesDef.of(metric, per_series.get(s, ()), ident_label=IDENT_LABEL)
-    return series, [problems.why.get(i) for i in range(d.series)], problems
+    return series, problems
 
 
 # --- the cache of known series ------------------------------------------------------------
 
-#: Series descriptions by the bytes of their labels, one map per ``ident_fallback``.
-_SERIES_CACHE: dict[str | None, dict[bytes, SeriesDef | str]] = {}
-#: Entries a map holds before it starts over (about 1-2 KB each).
-SERIES_CACHE_LIMIT = 100_000
-#: A standard trailing sample: ``12 10 09 <8-byte double> 10 <6-byte varint ms>``.
-_TAIL = 18
-
-
-def _cache_for(ident_fallback: str | None) -> dict[bytes, SeriesDef | str]:
-    cache = _SERIES_CACHE.get(ident_fallback)
-    if cache is None or len(cache) > SERIES_CACHE_LIMIT:
-        cache = _SERIES_CACHE[ident_fallback] = {}
-    return cache
+#: Series descriptions (or why a series is refused) by the bytes of their labels, one map
+#: per ``ident_fallback``.
+_KNOWN = SeriesMemo(SERIES_MEMO_LIMIT)
 
 
 def _parse_cached_v1(body: bytes, *, ident_fallback: str | None, max_problems: int) -> RemoteWriteResult | None:
@@ -451,20 +480,20 @@ def _parse_cached_v1(body: bytes, *, ident_fallback: str | None, max_problems: i
         first, last = starts[is_series], ends[is_series]
         metadata = int(np.count_nonzero(numbers == 3))
     buf = np.frombuffer(body + bytes(16), dtype=np.uint8)
-    tail = last - _TAIL
+    tail = last - STANDARD_SAMPLE_BYTES
     if np.any(tail < first):
         return None
     stamp = tail[:, None] + np.arange(12, 17)
     if not (
         np.all(buf[tail] == 0x12)
-        and np.all(buf[tail + 1] == _TAIL - 2)
+        and np.all(buf[tail + 1] == STANDARD_SAMPLE_BYTES - 2)
         and np.all(buf[tail + 2] == 0x09)
         and np.all(buf[tail + 11] == 0x10)
         and np.all(buf[stamp] >= 0x80)
         and np.all(buf[tail + 17] < 0x80)
     ):
         return None
-    cache = _cache_for(ident_fallback)
+    cache: dict[bytes, SeriesDef | str] = _KNOWN.map(ident_fallback)
     keys = [body[a:b] for a, b in zip(first.tolist(), tail.tolist(), strict=True)]
     entries: list[SeriesDef | str | None] = list(map(cache.get, keys))
     kinds = set(map(type, entries))  # a C loop: usually just {SeriesDef}
@@ -485,27 +514,16 @@ def _parse_cached_v1(body: bytes, *, ident_fallback: str | None, max_problems: i
     else:
         series = entries  # type: ignore[assignment]  # every entry is a SeriesDef
         position = np.arange(len(entries), dtype=np.int64)
-    value = _doubles(buf, tail + 3)
-    ms, _ = _varints(buf, tail + 12, 10)
-    ms_signed = ms.view(np.int64)
-    in_range = np.abs(ms_signed) <= _MAX_ABS_MS
-    for i in np.flatnonzero(~in_range)[:max_problems]:
-        problems.note(int(i), f"series {int(i) + 1}: the timestamp {int(ms_signed[i])} ms is out of range")
-    rows = np.flatnonzero((position >= 0) & in_range)
-    samples = Samples(
+    stamps, _ = _varints(buf, tail + 12, 10)
+    owner = np.arange(len(entries), dtype=np.int64)  # one sample per series
+    return _result(
         series,
-        position[rows],
-        ms_signed[rows] * _NS_PER_MS,
-        value[rows],
-        (rows + 1).astype(np.int32),
-    )
-    return RemoteWriteResult(
-        data=samples,
-        samples=len(rows),
-        dropped_samples=len(entries) - len(rows),
-        dropped_series=int(np.count_nonzero(problems.bad)),
-        problems=problems.reasons(),
-        idents=samples.idents(),
+        position,
+        owner,
+        stamps.view(np.int64),
+        _doubles(buf, tail + 3),
+        problems,
+        max_problems,
         metadata=metadata,
     )
 
@@ -526,32 +544,18 @@ def _learn(
     parts = []
     for i in missing:
         payload = body[int(first[i]) : int(last[i])]
-        parts.append(b"\x0a" + _varint(len(payload)) + payload)
+        parts.append(b"\x0a" + varint(len(payload)) + payload)
     try:
         d = decode_v1(b"".join(parts))
     except Refused:
         return False
     if d.exemplars or d.histograms or not np.array_equal(d.sample_owner, np.arange(len(missing))):
         return False
-    described, why, _ = _describe_series(d, ident_fallback=ident_fallback, max_problems=max_problems)
+    described, problems = _describe_series(d, ident_fallback=ident_fallback, max_problems=max_problems)
     for j, i in enumerate(missing):
-        entry = described[j]
-        if entry is None:
-            reason = why[j]
-            assert reason is not None
-            cache[keys[i]] = entries[i] = reason
-        else:
-            cache[keys[i]] = entries[i] = entry
+        cache[keys[i]] = entries[i] = described[j] or problems.why[j]
+    _KNOWN.added(len(missing))
     return True
-
-
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    while n >= 0x80:
-        out.append(n & 0x7F | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out)
 
 
 def _repeated_labels(

@@ -25,8 +25,9 @@ dictionary lookup per series and one narrow append.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 import duckdb
 import numpy as np
@@ -180,7 +181,7 @@ def samples_from_batches(batches: Iterable[Batch], *, ident_label: str = "ident"
         if not n:
             continue
         names = sorted(batch.tags)
-        known = _MEMO.shape(batch.table, names)
+        known: dict[str, SeriesDef] = _MEMO.map((batch.table, tuple(names)))
         if names:
             parts = [_escaped(batch.tags[name]) for name in names]
             joined = pc.binary_join_element_wise(*parts, "\x1f", null_handling="replace", null_replacement="\x1e")
@@ -225,21 +226,24 @@ def samples_from_batches(batches: Iterable[Batch], *, ident_label: str = "ident"
     )
 
 
-class _SeriesMemo:
-    """Series already described, by metric and tag names, then by their joined tag values.
+class SeriesMemo:
+    """Series already described, so a body naming them again costs a lookup each.
 
-    OpenTSDB, Open-Falcon and Datadog bodies name the same series again and again; building a
-    description (sorting labels, a JSON key) per series per request cost more than parsing.
-    Bounded: past :data:`BATCH_SERIES_LIMIT` descriptions it starts over.
+    Protocols send the same series again and again; building a description (sorting
+    labels, a JSON key) per series per request cost more than parsing. Descriptions are kept
+    in maps by a caller's key (the metric and tag names; a remote-write route's ident rule),
+    each mapping something the body holds (joined tag values; the bytes of the labels) to a
+    :class:`SeriesDef` or, for remote write, the reason the series is refused. Bounded: past
+    ``limit`` entries in all the maps, it starts over.
     """
 
-    def __init__(self) -> None:
-        self._maps: dict[tuple[str, tuple[str, ...]], dict[str, SeriesDef]] = {}
+    def __init__(self, limit: int) -> None:
+        self._maps: dict[Hashable, dict[Any, Any]] = {}
         self._size = 0
+        self._limit = limit
         self._lock = threading.Lock()
 
-    def shape(self, metric: str, names: list[str]) -> dict[str, SeriesDef]:
-        key = (metric, tuple(names))
+    def map(self, key: Hashable) -> dict[Any, Any]:
         with self._lock:
             found = self._maps.get(key)
             if found is None:
@@ -247,16 +251,17 @@ class _SeriesMemo:
             return found
 
     def added(self, count: int) -> None:
+        """Count entries a caller put in its map."""
         with self._lock:
             self._size += count
-            if self._size > BATCH_SERIES_LIMIT:
+            if self._size > self._limit:
                 self._maps.clear()
                 self._size = 0
 
 
-#: Descriptions kept before the memo starts over (about 1 KB each).
-BATCH_SERIES_LIMIT = 100_000
-_MEMO = _SeriesMemo()
+#: Descriptions kept before a memo starts over (about 1-2 KB each).
+SERIES_MEMO_LIMIT = 100_000
+_MEMO = SeriesMemo(SERIES_MEMO_LIMIT)
 
 
 def _escaped(column: pa.Array) -> pa.Array:
