@@ -23,12 +23,13 @@ from starlette.concurrency import run_in_threadpool
 from heron.api.deps import current_principal, services
 from heron.api.schemas import ObjectId
 from heron.api.server_list import server_resource
+from heron.api.servers import current_view
 from heron.api.services import Services
 from heron.auth.permissions import Action, Resource, allowed, require
 from heron.auth.users import Principal
 from heron.core.errors import BadRequest, NotFound
 from heron.inventory.live import STATUS_TABLE
-from heron.inventory.view import ServerView, view_of
+from heron.inventory.view import ServerView
 from heron.meta.namespaces import DEFAULT_DATABASE, DEFAULT_TENANT
 from heron.tsdb.names import schema_for
 from heron.tsdb.sandbox import run_select
@@ -113,11 +114,7 @@ async def server_metrics(
     if period not in PERIODS:
         raise BadRequest(f"unknown period {period!r}; one of: {', '.join(PERIODS)}")
     info = await run_in_threadpool(svc.hosts.by_id, server_id)
-    view: ServerView | None = (
-        view_of(info, svc.live.get(info.id), now=time.time(), offline_after_seconds=svc.settings.host_offline_seconds)
-        if info is not None
-        else None
-    )
+    view: ServerView | None = current_view(svc, info) if info is not None else None
     if view is None or not allowed(principal, Action.READ, server_resource(view)):
         # A server the caller may not see does not exist for them (its id says nothing).
         raise NotFound(f"no server with id {server_id}")

@@ -159,11 +159,15 @@ class BatchMoveForm(BaseModel):
     to_user: int = Field(ge=1, le=MAX_ID)
 
 
-def _with_secret(svc: Services, info: ServerInfo, secret: str) -> dict[str, Any]:
-    view = view_of(
+def current_view(svc: Services, info: ServerInfo) -> ServerView:
+    """One stored server merged with its live state as of now."""
+    return view_of(
         info, svc.live.get(info.id), now=time.time(), offline_after_seconds=svc.settings.host_offline_seconds
     )
-    return {"success": True, "data": {**v1_server(view, show_note=True), "secret": secret}}
+
+
+def _with_secret(svc: Services, info: ServerInfo, secret: str) -> dict[str, Any]:
+    return {"success": True, "data": {**v1_server(current_view(svc, info), show_note=True), "secret": secret}}
 
 
 @managed.post(
@@ -206,10 +210,7 @@ async def update_server(
     if info.name != old_name:
         svc.live.rename(info.id, info.name)
         svc.hosts.discard([old_name])
-    view = view_of(
-        info, svc.live.get(info.id), now=time.time(), offline_after_seconds=svc.settings.host_offline_seconds
-    )
-    return {"success": True, "data": v1_server(view, show_note=True)}
+    return {"success": True, "data": v1_server(current_view(svc, info), show_note=True)}
 
 
 @managed.post("/api/v1/batch-delete/server", summary="Delete servers (body: a list of ids), owner or admin")
