@@ -68,12 +68,13 @@ async def _receive_text(websocket: WebSocket) -> str:
     return text
 
 
-def _server_secret(websocket: WebSocket) -> str | None:
-    """A per-server agent secret sent as ``Authorization: Bearer hsrv_...``, if that is what came."""
+def _server_secret_hash(websocket: WebSocket) -> str | None:
+    """The stored form of a per-server agent secret sent as ``Authorization: Bearer hsrv_...``,
+    if that is what came."""
     scheme, _, value = (websocket.headers.get("authorization") or "").partition(" ")
     value = value.strip()
     if scheme.lower() == "bearer" and value.startswith(SERVER_SECRET_PREFIX):
-        return value
+        return hash_secret(value)
     return None
 
 
@@ -93,10 +94,10 @@ async def _principal(websocket: WebSocket) -> Principal | None:
 async def agent_socket(websocket: WebSocket) -> None:
     """Enrol the agent's server, then take its status reports until it goes away."""
     svc: Services = websocket.app.state.services
-    secret = _server_secret(websocket)
+    secret_hash = _server_secret_hash(websocket)
     principal: Principal | None = None
-    if secret is not None:
-        if not await run_in_threadpool(svc.hosts.secret_known, hash_secret(secret)):
+    if secret_hash is not None:
+        if not await run_in_threadpool(svc.hosts.secret_known, secret_hash):
             await websocket.close(code=CLOSE_POLICY, reason="no server has this agent secret")
             return
     else:
@@ -119,9 +120,9 @@ async def agent_socket(websocket: WebSocket) -> None:
             raise BadMessage("the host message needs an agent_id")
         host = clean_host(hello.get("host"))
         if principal is None:
-            assert secret is not None
+            assert secret_hash is not None
             info = await run_in_threadpool(
-                lambda: svc.hosts.connect_by_secret(secret_hash=hash_secret(secret), agent_id=agent_id, host=host)
+                svc.hosts.connect_by_secret, secret_hash=secret_hash, agent_id=agent_id, host=host
             )
         else:
             user = principal
