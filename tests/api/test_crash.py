@@ -4,12 +4,51 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.conftest import start_server
+from tests.conftest import RunningServer, start_server
+
+#: Writes one request of ``ids`` for ``worker``; True when the server acknowledged it.
+Post = Callable[[httpx.Client, int, range], bool]
+
+
+def acknowledged_until_killed(
+    srv: RunningServer, post: Post, *, workers: int, per_request: int, target: int, minimum: int
+) -> list[set[int]]:
+    """Run ``workers`` writers (each numbering its items from 0) until ``target`` items are
+    acknowledged or 30 s pass, SIGKILL the server meanwhile, and return what each had
+    acknowledged; at least ``minimum`` must be, or the test proves little."""
+    acked: list[set[int]] = [set() for _ in range(workers)]
+    stop = threading.Event()
+
+    def writer(worker: int) -> None:
+        with httpx.Client(base_url=srv.url, auth=srv.auth, timeout=10) as c:
+            seq = 0
+            while not stop.is_set():
+                ids = range(seq, seq + per_request)
+                try:
+                    if post(c, worker, ids):
+                        acked[worker].update(ids)
+                except httpx.TransportError:
+                    return
+                seq += per_request
+
+    threads = [threading.Thread(target=writer, args=(w,)) for w in range(workers)]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + 30
+    while sum(map(len, acked)) < target and time.monotonic() < deadline:
+        time.sleep(0.05)
+    srv.stop("kill")
+    stop.set()
+    for t in threads:
+        t.join(timeout=15)
+    assert sum(map(len, acked)) >= minimum, "too few writes were acknowledged before the kill"
+    return acked
 
 
 @pytest.mark.slow
@@ -19,35 +58,12 @@ def test_every_acknowledged_point_survives_sigkill(tmp_path: Path, flush_interva
     acknowledged row is only in Heron's write-ahead log and must be replayed at start."""
     env = {"HERON_TSDB_FLUSH_INTERVAL_SECONDS": flush_interval}
     srv = start_server(tmp_path / "data", password="crash-test-password", env=env)
-    acked: list[set[int]] = [set() for _ in range(3)]
-    stop = threading.Event()
 
-    def writer(worker: int) -> None:
-        with httpx.Client(base_url=srv.url, auth=srv.auth, timeout=10) as c:
-            seq = 0
-            while not stop.is_set():
-                ids = range(seq, seq + 200)
-                body = "\n".join(f"acks,worker=w{worker} seq={i}i {worker * 10**12 + i}" for i in ids)
-                try:
-                    r = c.post("/api/v1/write", content=body)
-                except httpx.TransportError:
-                    return
-                if r.status_code == 200:
-                    acked[worker].update(ids)
-                seq += 200
+    def post(c: httpx.Client, worker: int, ids: range) -> bool:
+        body = "\n".join(f"acks,worker=w{worker} seq={i}i {worker * 10**12 + i}" for i in ids)
+        return c.post("/api/v1/write", content=body).status_code == 200
 
-    threads = [threading.Thread(target=writer, args=(w,)) for w in range(3)]
-    for t in threads:
-        t.start()
-    deadline = time.monotonic() + 30
-    while sum(map(len, acked)) < 20_000 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    srv.stop("kill")
-    stop.set()
-    for t in threads:
-        t.join(timeout=15)
-    total = sum(map(len, acked))
-    assert total >= 2_000, "too few writes were acknowledged before the kill"
+    acked = acknowledged_until_killed(srv, post, workers=3, per_request=200, target=20_000, minimum=2_000)
 
     again = start_server(tmp_path / "data", password="crash-test-password", env=env)
     if flush_interval == "3600":

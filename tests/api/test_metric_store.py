@@ -3,7 +3,6 @@ and share one namespace with line protocol."""
 
 from __future__ import annotations
 
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -11,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.api.test_crash import acknowledged_until_killed
 from tests.api.test_remote_write import HEADERS, snappy, sql, unique
 from tests.conftest import start_server
 from tests.protocols.test_remote_write import T0, Series, encode_v1
@@ -104,38 +104,16 @@ def test_acknowledged_samples_and_new_series_survive_sigkill(tmp_path: Path, flu
     again after the restart are not duplicated."""
     env = {"HERON_TSDB_FLUSH_INTERVAL_SECONDS": flush_interval}
     srv = start_server(tmp_path / "data", password="crash-test-password", env=env)
-    acked: list[set[int]] = [set(), set()]
-    stop = threading.Event()
 
     def series_for(worker: int, seq: int) -> Series:
         return Series(
             [("__name__", f"crash_m{seq % 40}"), ("seq", str(seq)), ("worker", f"w{worker}")], [(seq, T0 + seq)]
         )
 
-    def writer(worker: int) -> None:
-        with httpx.Client(base_url=srv.url, auth=srv.auth, timeout=10) as c:
-            seq = 0
-            while not stop.is_set():
-                ids = range(seq, seq + 100)
-                try:
-                    r = push(c, [series_for(worker, i) for i in ids])
-                except httpx.TransportError:
-                    return
-                if r.status_code == 204:
-                    acked[worker].update(ids)
-                seq += 100
+    def post(c: httpx.Client, worker: int, ids: range) -> bool:
+        return push(c, [series_for(worker, i) for i in ids]).status_code == 204
 
-    threads = [threading.Thread(target=writer, args=(w,)) for w in range(2)]
-    for t in threads:
-        t.start()
-    deadline = time.monotonic() + 30
-    while sum(map(len, acked)) < 8_000 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    srv.stop("kill")
-    stop.set()
-    for t in threads:
-        t.join(timeout=15)
-    assert sum(map(len, acked)) >= 1_000, "too few writes were acknowledged before the kill"
+    acked = acknowledged_until_killed(srv, post, workers=2, per_request=100, target=8_000, minimum=1_000)
 
     again = start_server(tmp_path / "data", password="crash-test-password", env=env)
     try:
