@@ -16,13 +16,13 @@ import json
 import random
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 import httpx
 import orjson
 
+from bench.procs import post_round_robin
 from bench.systems.base import running
 from bench.systems.heron import Heron, sql_rows
 
@@ -70,41 +70,24 @@ def push(
     base_url: str, headers: dict[str, str], params: dict[str, str], bodies: list[bytes], *, seconds: float, threads: int
 ) -> dict[str, int]:
     """POST bodies round-robin from ``threads`` threads until ``seconds`` pass; count what was taken."""
-    totals = {"bodies": 0, "accepted": 0, "http_errors": 0}
-    lock = threading.Lock()
-    deadline = time.monotonic() + seconds
-    per_body = [body.count(b"\n") // (2 if params["log_type"] == "bulk" else 1) for body in bodies]
+    bulk = params["log_type"] == "bulk"
+    per_body = [body.count(b"\n") // (2 if bulk else 1) for body in bodies]
 
-    def worker(offset: int) -> None:
-        sent = accepted = errors = 0
-        with httpx.Client(base_url=base_url, headers=headers, timeout=120) as client:
-            i = offset
-            while time.monotonic() < deadline:
-                body = bodies[i % len(bodies)]
-                r = client.post("/api/v1/es/_bulk", params=params, content=body)
-                sent += 1
-                if r.status_code != 200:
-                    errors += 1
-                elif params["log_type"] == "bulk":
-                    answer = orjson.loads(r.content)
-                    items = answer["items"]
-                    if answer["errors"]:
-                        items = [i for i in items if next(iter(i.values()))["status"] == 201]
-                    accepted += len(items)
-                else:
-                    accepted += per_body[i % len(bodies)]
-                i += threads
-        with lock:
-            totals["bodies"] += sent
-            totals["accepted"] += accepted
-            totals["http_errors"] += errors
+    def tally(body: int, r: httpx.Response) -> dict[str, int]:
+        if r.status_code != 200:
+            return {"http_errors": 1}
+        if not bulk:
+            return {"accepted": per_body[body]}
+        answer = orjson.loads(r.content)
+        items = answer["items"]
+        if answer["errors"]:
+            items = [i for i in items if next(iter(i.values()))["status"] == 201]
+        return {"accepted": len(items)}
 
-    pool = [threading.Thread(target=worker, args=(t,)) for t in range(threads)]
-    for thread in pool:
-        thread.start()
-    for thread in pool:
-        thread.join()
-    return totals
+    return post_round_robin(
+        base_url, headers, "/api/v1/es/_bulk", bodies, seconds=seconds, threads=threads,
+        counts=("accepted", "http_errors"), tally=tally, params=params, timeout_s=120,
+    )  # fmt: skip
 
 
 def main() -> None:

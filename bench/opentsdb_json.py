@@ -14,13 +14,13 @@ import json
 import random
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 import httpx
 import orjson
 
+from bench.procs import post_round_robin
 from bench.systems.base import running
 from bench.systems.heron import Heron, sql_rows
 
@@ -50,33 +50,17 @@ def push(
     base_url: str, headers: dict[str, str], bodies: list[bytes], *, seconds: float, threads: int
 ) -> dict[str, int]:
     """POST bodies round-robin from ``threads`` threads until ``seconds`` pass; sum the replies."""
-    totals = {"bodies": 0, "succ": 0, "fail": 0, "errors": 0}
-    lock = threading.Lock()
-    deadline = time.monotonic() + seconds
 
-    def worker(offset: int) -> None:
-        sent = succ = fail = errors = 0
-        with httpx.Client(base_url=base_url, headers=headers, timeout=60) as client:
-            i = offset
-            while time.monotonic() < deadline:
-                r = client.post("/opentsdb/put", content=bodies[i % len(bodies)])
-                i += threads
-                sent += 1
-                if r.status_code == 200:
-                    reply = r.json()
-                    succ, fail = succ + reply["succ"], fail + reply["fail"]
-                else:
-                    errors += 1
-        with lock:
-            for key, value in (("bodies", sent), ("succ", succ), ("fail", fail), ("errors", errors)):
-                totals[key] += value
+    def tally(_body: int, r: httpx.Response) -> dict[str, int]:
+        if r.status_code != 200:
+            return {"errors": 1}
+        reply = r.json()
+        return {"succ": reply["succ"], "fail": reply["fail"]}
 
-    pool = [threading.Thread(target=worker, args=(t,)) for t in range(threads)]
-    for thread in pool:
-        thread.start()
-    for thread in pool:
-        thread.join()
-    return totals
+    return post_round_robin(
+        base_url, headers, "/opentsdb/put", bodies, seconds=seconds, threads=threads,
+        counts=("succ", "fail", "errors"), tally=tally,
+    )  # fmt: skip
 
 
 def main() -> None:

@@ -1,4 +1,4 @@
-"""Processes under measurement: free ports, readiness polling, resource sampling.
+"""Processes under measurement: free ports, readiness polling, resource sampling, HTTP load.
 
 Every system runs as our own child process on 127.0.0.1, so its RSS and CPU time can be
 read from /proc through psutil while it works. Children are included because a server
@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import httpx
 import psutil
 
 SAMPLE_INTERVAL_S = 0.2
@@ -128,3 +129,49 @@ class Sampler:
         self._thread.join()
         self._peak_rss_bytes = max(self._peak_rss_bytes, tree_rss_bytes(self._process))
         return Usage(wall_s=wall_s, cpu_s=cpu_s, peak_rss_bytes=self._peak_rss_bytes, machine_busy_s=busy_s)
+
+
+def post_round_robin(
+    base_url: str,
+    headers: dict[str, str],
+    path: str,
+    bodies: list[bytes],
+    *,
+    seconds: float,
+    threads: int,
+    counts: tuple[str, ...],
+    tally: Callable[[int, httpx.Response], dict[str, int]],
+    params: dict[str, str] | None = None,
+    timeout_s: float = 60,
+) -> dict[str, int]:
+    """POST ``bodies`` round-robin to ``path`` from ``threads`` threads until ``seconds`` pass.
+
+    ``tally(i, response)`` says what the answer to body ``i`` adds to ``counts``; the sums
+    come back with ``bodies`` (requests sent) beside them.
+    """
+    totals = dict.fromkeys(("bodies", *counts), 0)
+    lock = threading.Lock()
+    deadline = time.monotonic() + seconds
+
+    def worker(offset: int) -> None:
+        mine = dict.fromkeys(totals, 0)
+        with httpx.Client(base_url=base_url, headers=headers, timeout=timeout_s) as client:
+            i = offset
+            while time.monotonic() < deadline:
+                body = i % len(bodies)
+                response = client.post(path, params=params, content=bodies[body])
+                mine["bodies"] += 1
+                for key, value in tally(body, response).items():
+                    mine[key] += value
+                i += threads
+        with lock:
+            for key, value in mine.items():
+                totals[key] += value
+
+    pool = [threading.Thread(target=worker, args=(t,)) for t in range(threads)]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join()
+    return totals
+
