@@ -12,33 +12,17 @@ from functools import partial
 from fastapi import FastAPI
 
 from heron import __version__
-from heron.api import (
-    agent_ws,
-    apikeys,
-    docs,
-    health,
-    logs,
-    push_n9e,
-    push_prom,
-    server_groups,
-    server_metrics,
-    server_ws,
-    servers,
-    session,
-    settings,
-    sql,
-    tokens,
-    traces,
-    users,
-    waf,
-    write,
-)
+from heron.api import docs, health
+from heron.api.access import apikeys, session, settings, tokens, users, waf
 from heron.api.compat import n9e as n9e_compat
 from heron.api.compat import n9e_targets, nezha_v0, oitc_hosts
 from heron.api.compat import oitc as oitc_compat
 from heron.api.errors import install_error_handlers
-from heron.api.ingest import write_batches
-from heron.api.server_list import ServerListing
+from heron.api.ingest import logs, push_n9e, push_prom, traces, write
+from heron.api.ingest.batches import write_batches
+from heron.api.inventory import agent_ws, server_groups, server_metrics, server_ws, servers
+from heron.api.inventory.server_list import ServerListing
+from heron.api.query import sql
 from heron.api.services import Services
 from heron.auth.principal import Authenticator
 from heron.auth.ratelimit import WafPolicy

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from heron.api.compat.nezha_v0 import NEVER_UNIX, _details, _summary
-from heron.api.servers import NEVER_RFC3339, v1_server
+from heron.api.inventory.servers import NEVER_RFC3339, v1_server
 from heron.inventory.live import EVENTS_TABLE, STATUS_TABLE, LiveState, clean_host, clean_status
 from heron.inventory.registry import ServerInfo
 from heron.inventory.view import view_of

@@ -18,8 +18,8 @@ from typing import Any
 import httpx
 import pytest
 
-from heron.api.server_metrics import METRICS
-from heron.api.server_ws import STREAM_KEYS
+from heron.api.inventory.server_metrics import METRICS
+from heron.api.inventory.server_ws import STREAM_KEYS
 from tests.cast import Cast, make_cast
 from tests.conftest import RunningServer, start_server
 from tests.inventory.test_agent_live import server_of, start_agent, stop, wait_for

@@ -24,8 +24,8 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from heron.api.deps import current_user, services
+from heron.api.inventory.servers import visible_servers
 from heron.api.schemas import N9eOk
-from heron.api.servers import visible_servers
 from heron.api.services import Services
 from heron.auth.permissions import Action, Resource, require
 from heron.auth.users import Principal

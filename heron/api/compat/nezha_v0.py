@@ -14,7 +14,7 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from heron.api.deps import current_principal, services
-from heron.api.servers import visible_servers
+from heron.api.inventory.servers import visible_servers
 from heron.api.services import Services
 from heron.auth.users import Principal
 from heron.core.errors import BadRequest

@@ -21,9 +21,9 @@ from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from heron.api.body import read_body
 from heron.api.deps import current_user, push_principal, services
-from heron.api.ingest import write_batches
+from heron.api.ingest.batches import write_batches
+from heron.api.ingest.body import read_body
 from heron.api.services import Services
 from heron.core.errors import BadRequest, HeronError, Overloaded
 from heron.meta.namespaces import DEFAULT_DATABASE, DEFAULT_TENANT

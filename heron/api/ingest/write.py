@@ -13,9 +13,9 @@ from fastapi import APIRouter, Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from heron.api.body import read_body
 from heron.api.deps import current_user, services
-from heron.api.ingest import write_batches
+from heron.api.ingest.batches import write_batches
+from heron.api.ingest.body import read_body
 from heron.api.services import Services
 from heron.auth.users import Principal
 from heron.core.errors import BadRequest, NotFound, ParseError

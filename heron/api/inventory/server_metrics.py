@@ -21,9 +21,9 @@ from fastapi import APIRouter, Depends, Query
 from starlette.concurrency import run_in_threadpool
 
 from heron.api.deps import current_principal, services
+from heron.api.inventory.server_list import server_resource
+from heron.api.inventory.servers import current_view
 from heron.api.schemas import ObjectId
-from heron.api.server_list import server_resource
-from heron.api.servers import current_view
 from heron.api.services import Services
 from heron.auth.permissions import Action, Resource, allowed, require
 from heron.auth.users import Principal

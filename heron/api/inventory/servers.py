@@ -7,13 +7,13 @@ which server is :func:`heron.auth.permissions.visible`'s decision: admins all, m
 own, guests those not hidden from guests. The private ``note`` is shown only to those who may
 change the server. A server that never reported has ``last_active`` at Go's zero time, as
 Nezha answers. The list is answered from a snapshot shared by all readers
-(:mod:`heron.api.server_list`): edits show at once, live state up to about a second late.
+(:mod:`heron.api.inventory.server_list`): edits show at once, live state up to about a second late.
 
 Creating a server before its agent runs (``POST /api/v1/server``, answered with the agent
 secret, shown once; ``POST /api/v1/server/{id}/secret`` replaces it) and changing servers
 need an account: ``PATCH /api/v1/server/{id}`` and
 ``POST /api/v1/batch-delete/server`` for the owner or an admin, ``POST /api/v1/batch-move/server``
-(another owner) for admins. Server groups are in :mod:`heron.api.server_groups`.
+(another owner) for admins. Server groups are in :mod:`heron.api.inventory.server_groups`.
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from heron.api.deps import current_principal, current_user, require_admin, services
+from heron.api.inventory.server_list import ServerListing, server_resource
 from heron.api.schemas import MAX_ID, ObjectId
-from heron.api.server_list import ServerListing, server_resource
 from heron.api.services import Services
 from heron.auth.permissions import visible
 from heron.auth.tokens import hash_secret

@@ -15,8 +15,8 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from heron.api.deps import current_user, services
+from heron.api.inventory.servers import Ids
 from heron.api.schemas import ObjectId
-from heron.api.servers import Ids
 from heron.api.services import Services
 from heron.auth.users import Principal
 from heron.inventory.manage import MAX_BATCH, GroupInfo, Inventory

@@ -10,11 +10,11 @@ from fastapi import APIRouter, Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response, StreamingResponse
 
-from heron.api.body import read_body
-from heron.api.catalog import run_catalog_statement
 from heron.api.deps import current_user, services
+from heron.api.ingest.body import read_body
+from heron.api.query.catalog import run_catalog_statement
+from heron.api.query.sql_formats import CONTENT_TYPES, Encoder, choose_format
 from heron.api.services import Services
-from heron.api.sql_formats import CONTENT_TYPES, Encoder, choose_format
 from heron.auth.users import Principal
 from heron.core.errors import BadRequest, HeronError, QueryFailed
 from heron.meta.namespaces import DEFAULT_DATABASE, DEFAULT_TENANT

@@ -16,7 +16,7 @@ The caller is resolved once, at the upgrade, from the same credentials as any AP
 (``Authorization``, ``X-User-Token``, or the web UI's session cookie). Without credentials
 the caller is a guest, refused (close code 1008, or ``403`` before the upgrade) when
 ``force_auth`` is on; bad credentials are refused the same way. The servers come from the
-snapshot ``GET /api/v1/server`` answers from (:mod:`heron.api.server_list`), rebuilt at most
+snapshot ``GET /api/v1/server`` answers from (:mod:`heron.api.inventory.server_list`), rebuilt at most
 once a second, and the list of servers each caller may see is encoded once per snapshot,
 however many browsers are watching.
 """
@@ -31,8 +31,8 @@ import time
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from starlette.concurrency import run_in_threadpool
 
-from heron.api.server_list import STREAM_KEYS as STREAM_KEYS
-from heron.api.server_list import ServerListing
+from heron.api.inventory.server_list import STREAM_KEYS as STREAM_KEYS
+from heron.api.inventory.server_list import ServerListing
 from heron.auth.principal import SESSION_COOKIE, Authenticator, Presented
 from heron.auth.users import GUEST, Principal
 from heron.core.errors import HeronError, Unauthorized

@@ -31,9 +31,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from heron import __version__
-from heron.api.body import read_body
 from heron.api.deps import current_user, push_principal, services
-from heron.api.ingest import write_batches
+from heron.api.ingest.batches import write_batches
+from heron.api.ingest.body import read_body
 from heron.api.services import Services
 from heron.core.batch import Batch
 from heron.core.errors import BadRequest, ParseError, TypeConflict

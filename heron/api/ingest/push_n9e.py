@@ -29,9 +29,9 @@ from fastapi import APIRouter, Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from heron.api.body import read_body
 from heron.api.deps import current_user, push_principal, services
-from heron.api.ingest import register_hosts, write_batches
+from heron.api.ingest.batches import register_hosts, write_batches
+from heron.api.ingest.body import read_body
 from heron.api.services import Services
 from heron.core.batch import Batch
 from heron.core.errors import HeronError, NotFound, ParseError, UnsupportedMedia

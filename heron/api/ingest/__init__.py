@@ -1,0 +1,1 @@
+"""Push routes: line protocol, OpenTSDB, Open-Falcon, Datadog, remote write, logs and traces."""

@@ -1,0 +1,1 @@
+"""Servers: the managed inventory, groups, metric history, the agent and browser WebSockets."""

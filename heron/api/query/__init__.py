@@ -1,0 +1,1 @@
+"""Reading the store: SQL over HTTP, its output formats and catalog statements."""
