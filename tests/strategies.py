@@ -30,17 +30,22 @@ def _spellable(text: str) -> bool:
 
 
 def names(*, min_size: int = 1, max_size: int = 8) -> st.SearchStrategy[str]:
-    """Measurement names, keys and tag values that line protocol can spell."""
+    """Tag values that line protocol can spell (control characters included)."""
     return st.text(_NAME_ALPHABET, min_size=min_size, max_size=max_size).filter(_spellable)
+
+
+def _identifiers() -> st.SearchStrategy[str]:
+    """Names a column or table may have (heron.core.identifiers): no control characters."""
+    return names().filter(lambda name: "\x00" not in name and "\x0b" not in name)
 
 
 def measurements() -> st.SearchStrategy[str]:
     """Names that do not start a comment (``#``) when they begin a line."""
-    return names().filter(lambda name: not name.startswith("#"))
+    return _identifiers().filter(lambda name: not name.startswith("#"))
 
 
 def keys() -> st.SearchStrategy[str]:
-    return names().filter(lambda name: name != "time")
+    return _identifiers().filter(lambda name: name != "time")
 
 
 def field_values(kind: str) -> st.SearchStrategy[object]:
@@ -73,7 +78,7 @@ def point_lists(draw: st.DrawFn, *, max_tables: int = 3, max_points: int = 12) -
     tables = draw(st.lists(measurements(), min_size=1, max_size=max_tables, unique=True))
     schemas = {}
     for table in tables:
-        all_keys = draw(st.lists(keys(), min_size=1, max_size=5, unique=True))
+        all_keys = draw(st.lists(keys(), min_size=1, max_size=5, unique_by=str.lower))
         n_tags = draw(st.integers(0, len(all_keys) - 1))
         kinds = {key: draw(st.sampled_from(FIELD_KINDS)) for key in all_keys[n_tags:]}
         schemas[table] = (all_keys[:n_tags], kinds)
@@ -193,15 +198,21 @@ METRIC_NOW_S = 1_700_000_000
 
 _RESERVED_TAGS = frozenset({"time", "value", "host", "ident"})
 _JSON_TEXT = st.text(st.characters(codec="utf-8"), min_size=1, max_size=10)
+#: Metric and tag names: no control characters (heron.core.identifiers); values may hold them.
+_NAME_TEXT = st.text(st.characters(codec="utf-8", exclude_categories=("Cc", "Cs")), min_size=1, max_size=10)
 # Text lines split on spaces and tabs, and tags on "," and "=": keep those out of names.
-_WORD_TEXT = st.text(st.characters(codec="utf-8", exclude_characters=" \t\r\n,="), min_size=1, max_size=10)
+_WORD_TEXT = st.text(
+    st.characters(codec="utf-8", exclude_characters=" \t\r\n,=", exclude_categories=("Cc", "Cs")),
+    min_size=1,
+    max_size=10,
+)
 
 
 def metric_values() -> st.SearchStrategy[float]:
     return st.floats(allow_nan=False, allow_infinity=False)
 
 
-def tag_name_pools(names: st.SearchStrategy[str] = _JSON_TEXT) -> st.SearchStrategy[list[str]]:
+def tag_name_pools(names: st.SearchStrategy[str] = _NAME_TEXT) -> st.SearchStrategy[list[str]]:
     """Tag names of one body: none reserved, none equal to another but for case."""
     plain = names.filter(lambda n: n.lower() not in _RESERVED_TAGS and n.lower() == n.lower().strip())
     return st.lists(plain, max_size=4, unique_by=str.lower)
@@ -226,7 +237,7 @@ def opentsdb_items(draw: st.DrawFn) -> list[dict[str, object]]:
     for _ in range(draw(st.integers(0, 8))):
         value = draw(metric_values())
         item: dict[str, object] = {
-            "metric": draw(_JSON_TEXT),
+            "metric": draw(_NAME_TEXT),
             "value": draw(st.sampled_from([value, repr(value)])),
             "tags": draw(tag_sets(pool)),
         }
@@ -240,7 +251,7 @@ def opentsdb_items(draw: st.DrawFn) -> list[dict[str, object]]:
 @st.composite
 def cnosdb_points(draw: st.DrawFn, *, words: bool = False) -> list[tuple[str, int, float, dict[str, str]]]:
     """(metric, timestamp in ns, value, tags) for CnosDB's JSON, or its text lines with ``words``."""
-    names = _WORD_TEXT if words else _JSON_TEXT
+    names = _WORD_TEXT if words else _NAME_TEXT
     metrics = names.filter(lambda n: n != "put" and not n.startswith("#")) if words else names
     pool = draw(tag_name_pools(names))
     return [
@@ -249,7 +260,7 @@ def cnosdb_points(draw: st.DrawFn, *, words: bool = False) -> list[tuple[str, in
     ]
 
 
-_FALCON_TEXT = _JSON_TEXT.filter(lambda n: n == n.strip() and "," not in n and "=" not in n)
+_FALCON_TEXT = _NAME_TEXT.filter(lambda n: n == n.strip() and "," not in n and "=" not in n)
 
 
 @st.composite
@@ -260,7 +271,7 @@ def openfalcon_items(draw: st.DrawFn) -> list[dict[str, object]]:
     for _ in range(draw(st.integers(0, 8))):
         tags = draw(tag_sets(pool, _FALCON_TEXT))
         item: dict[str, object] = {
-            "metric": draw(_JSON_TEXT),
+            "metric": draw(_NAME_TEXT),
             "value": draw(metric_values()),
             "step": 60,
             "counterType": draw(st.sampled_from(["GAUGE", "COUNTER"])),
@@ -279,7 +290,7 @@ def openfalcon_items(draw: st.DrawFn) -> list[dict[str, object]]:
 @st.composite
 def datadog_series(draw: st.DrawFn, *, version: int) -> list[dict[str, object]]:
     """Datadog series (v1 or v2 JSON) with a host or not, tags as "key:value"."""
-    names = _JSON_TEXT.filter(lambda n: ":" not in n)
+    names = _NAME_TEXT.filter(lambda n: ":" not in n)
     pool = draw(tag_name_pools(names))
     series = []
     for _ in range(draw(st.integers(1, 6))):
@@ -287,7 +298,7 @@ def datadog_series(draw: st.DrawFn, *, version: int) -> list[dict[str, object]]:
         stamps = st.integers(1, METRIC_NOW_S) | st.floats(1, METRIC_NOW_S)
         points = [(draw(stamps), draw(metric_values())) for _ in range(draw(st.integers(0, 4)))]
         host = draw(st.none() | _JSON_TEXT)
-        item: dict[str, object] = {"metric": draw(_JSON_TEXT), "tags": [f"{k}:{v}" for k, v in tags.items()]}
+        item: dict[str, object] = {"metric": draw(_NAME_TEXT), "tags": [f"{k}:{v}" for k, v in tags.items()]}
         if version == 1:
             item.update(points=[[t, v] for t, v in points], type="gauge", interval=10)
             if host is not None:

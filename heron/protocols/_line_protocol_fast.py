@@ -36,6 +36,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from heron.core.batch import Batch
+from heron.core.identifiers import case_clash, name_problem
 
 #: Boolean spellings of line protocol; the reference parser uses the same words.
 TRUE_WORDS = ("t", "T", "true", "True", "TRUE")
@@ -203,6 +204,8 @@ def _read_group(tbody: bytes, rows: np.ndarray, shape: _Shape, options: _Options
     keys = [table, *tag_keys, *field_keys]
     # Empty, reserved, repeated or clashing keys need the reference parser's messages.
     if not all(keys) or "time" in keys[1:] or len(set(keys[1:])) != len(keys) - 1:
+        raise _NotFast
+    if any(name_problem(k) for k in keys) or case_clash(keys[1:]):
         raise _NotFast
     kinds = [_kind(texts[2 * n_tags + 2 + 2 * i]) for i in range(n_fields)]
 

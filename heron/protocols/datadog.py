@@ -123,7 +123,7 @@ def _add_series(rows: MetricRows, line: int, item: dict[str, Any], version: int)
     tags = parse_tag_list(raw_tags, host)
     if device:
         tags["device"] = device
-    problem = rows.check_tags(tags)
+    problem = rows.check_names(metric, tags)
     if problem is not None:
         return _Problem(problem)
     points = item.get("points")

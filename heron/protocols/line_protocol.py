@@ -32,6 +32,10 @@ Where Heron deviates from, or pins down, what the reference leaves open:
   a leading ``+``, hex, and values that overflow to infinity are rejected.
 * An unescaped ``=`` inside a tag value is rejected rather than kept.
 * A tag or field named ``time`` is rejected.
+* Measurement, tag and field names follow Heron's rule for names
+  (:mod:`heron.core.identifiers`): not empty, no control characters, at most 256
+  characters, and no two keys of one line that differ only in case. A line that breaks it
+  is rejected with the key and the reason; InfluxDB would drop a NUL from the key.
 * Types across lines are not the parser's business: when a line gives a key another kind
   (tag vs field) or another field type than an earlier line of the same measurement, the
   line starts a further batch of that table. The writer, which knows the stored column
@@ -57,6 +61,7 @@ import pyarrow as pa
 
 from heron.core.batch import FIELD_TYPE_NAMES, Batch
 from heron.core.errors import ParseError
+from heron.core.identifiers import MAX_NAME_CHARS, has_control, name_problem, show
 from heron.protocols import _line_protocol_fast
 from heron.protocols._line_protocol_fast import FALSE_WORDS, TRUE_WORDS
 
@@ -247,6 +252,8 @@ def _parse_plain(s: str, line_no: int, precision_nanos: int, now_ns: int, raw: b
     It only ever accepts what :func:`_parse_careful` accepts, with the same result; for
     anything unusual, valid or not, it returns ``None`` and the careful scanner decides.
     """
+    if has_control(s):
+        return None  # a name may hold none; the careful scanner says which
     head, _, rest = s.partition(" ")
     field_text, space, time_text = rest.partition(" ")
     parts = head.split(",")
@@ -256,18 +263,20 @@ def _parse_plain(s: str, line_no: int, precision_nanos: int, now_ns: int, raw: b
     tags: dict[str, str] = {}
     for pair in parts[1:]:
         key, _, text = pair.partition("=")
-        if not key or not text or "=" in text or key == "time":
+        if not key or not text or "=" in text or key == "time" or len(key) > MAX_NAME_CHARS:
             return None
         tags[key] = text
     fields: dict[str, tuple[int, object]] = {}
     for pair in field_text.split(","):
         key, _, text = pair.partition("=")
-        if not key or not text or key == "time" or key in tags:
+        if not key or not text or key == "time" or key in tags or len(key) > MAX_NAME_CHARS:
             return None
         value = _field_value(text)
         if isinstance(value, str):
             return None
         fields[key] = value
+    if len(table) > MAX_NAME_CHARS or len({k.lower() for k in chain(tags, fields)}) != len(tags) + len(fields):
+        return None
     time = now_ns
     if space:
         if not _INT_TEXT.fullmatch(time_text):
@@ -292,8 +301,12 @@ def _parse_careful(
     table = _unescape(text, ", ")
     if not table:
         return _fail(s, line_no, i, "missing measurement", "a measurement name", _got(s, i))
+    problem = name_problem(table)
+    if problem is not None:
+        return _fail(s, line_no, i, f"measurement {show(table)} {problem}")
     i = end
     tags: dict[str, str] = {}
+    spelled: dict[str, str] = {}  # lower-case key -> its first spelling in this line
     while i < n and s[i] == ",":
         start = i + 1
         text, i = _scan(_KEY, s, start)
@@ -302,6 +315,9 @@ def _parse_careful(
             return _fail(s, line_no, start, "empty tag key", "a tag key", _got(s, start))
         if key == "time":
             return _fail(s, line_no, start, "'time' cannot be a tag key")
+        problem = _key_problem("tag", key, spelled)
+        if problem is not None:
+            return _fail(s, line_no, start, problem)
         if i >= n or s[i] != "=":
             return _fail(s, line_no, i, f"tag '{key}' has no value", "'='", _got(s, i))
         text, i = _scan(_KEY, s, i + 1)
@@ -327,6 +343,9 @@ def _parse_careful(
             return _fail(s, line_no, start, "'time' cannot be a field key")
         if key in tags:
             return _fail(s, line_no, start, f"'{key}' is both a tag and a field")
+        problem = _key_problem("field", key, spelled)
+        if problem is not None:
+            return _fail(s, line_no, start, problem)
         if i >= n or s[i] != "=":
             return _fail(s, line_no, i, f"field '{key}' has no value", "'='", _got(s, i))
         i += 1
@@ -370,6 +389,17 @@ def _parse_careful(
         if i < n:
             return _fail(s, line_no, i, "unexpected text after the timestamp", "end of line", _got(s, i))
     return _Point(line_no, table, tags, fields, time, raw)
+
+
+def _key_problem(kind: str, key: str, spelled: dict[str, str]) -> str | None:
+    """Why a tag or field key cannot be a column; notes its spelling in ``spelled``."""
+    problem = name_problem(key)
+    if problem is not None:
+        return f"{kind} key {show(key)} {problem}"
+    first = spelled.setdefault(key.lower(), key)
+    if first != key:
+        return f"keys {show(first)} and {show(key)} differ only in case: they would be one column"
+    return None
 
 
 def _field_value(token: str) -> tuple[int, object] | str:

@@ -29,6 +29,9 @@ How a document becomes a row:
   name belongs to the timestamp column of every table.
 * Column names are case-insensitive in the store, so keys that differ only in case share the
   column of the spelling seen first in the body.
+* A document with a key that breaks Heron's rule for names (:mod:`heron.core.identifiers`:
+  empty, a control character such as NUL, longer than 256 characters) is rejected, naming
+  the key; the other documents are kept.
 * A column has one type. Documents that disagree on it go to separate batches, so that the
   writer keeps those matching the table (or, for a new table, the body's first) and refuses
   the others with an error naming the line, the column and both types. A document that gives
@@ -50,6 +53,7 @@ import pyarrow as pa
 
 from heron.core.batch import Batch
 from heron.core.errors import ParseError
+from heron.core.identifiers import name_problem, show
 
 __all__ = [
     "BulkItem",
@@ -192,6 +196,9 @@ class LogRows:
         for name, (kind, value) in values.items():
             canon = self._exact.get(name)
             if canon is None:
+                problem = name_problem(name)
+                if problem is not None:
+                    return ParseError(f"the key {show(name)} cannot be a column: it {problem}", line=line)
                 lower = name.lower()
                 canon = self._by_lower.get(lower) or first_seen.setdefault(lower, name)
                 spellings.append((name, canon))

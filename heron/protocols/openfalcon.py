@@ -77,7 +77,7 @@ def parse_openfalcon_json(body: bytes, *, now_ns: int, max_errors: int = DEFAULT
                 tags["endpoint"] = endpoint
             else:
                 tags["ident"] = endpoint
-        problem = rows.check_tags(tags)
+        problem = rows.check_names(metric, tags)
         if problem is not None:
             rows.reject(line, problem)
             continue

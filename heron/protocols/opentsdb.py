@@ -29,7 +29,9 @@ columns and the sample as the float field ``value``. Where Heron deviates or pin
 * Names are kept as sent. Nightingale rewrites ``.`` and ``-`` to ``_`` because its store is
   Prometheus; Heron's tables are SQL tables, which can hold any name.
 * A tag named ``time`` or ``value`` (in any case) is rejected: those are the table's own
-  columns. So are two tags of one item whose names differ only in case.
+  columns. So are two tags of one item whose names differ only in case, and metric and tag
+  names that break Heron's rule for names (:mod:`heron.core.identifiers`: empty, control
+  characters such as NUL, longer than 256 characters).
 * An item without a timestamp is stamped with the server's time (Nightingale would store it
   at 1970, OpenTSDB rejects it); a timestamp of zero or less is rejected, as OpenTSDB does.
   Milliseconds keep their precision (Nightingale truncates them to seconds), and a JSON
@@ -58,6 +60,7 @@ import pyarrow as pa
 
 from heron.core.batch import Batch
 from heron.core.errors import ParseError
+from heron.core.identifiers import name_problem, show
 
 __all__ = [
     "DEFAULT_MAX_ERRORS",
@@ -138,17 +141,17 @@ class MetricRows:
         if len(self.errors) < self._max_errors:
             self.errors.append(ParseError(reason, line=line, column=column, expected=expected, got=got))
 
-    def check_tags(self, tags: dict[str, str]) -> str | None:
-        """Why these tag names cannot be columns, or ``None`` when they can."""
-        names = tuple(tags)
+    def check_names(self, metric: str, tags: dict[str, str]) -> str | None:
+        """Why the metric or these tag names cannot be a table and its columns, or ``None``."""
+        names = (metric, *tags)
         verdict = self._verdicts.get(names, _UNCHECKED)
         if verdict is _UNCHECKED:
-            verdict = self._verdicts[names] = _check_tag_names(names)
+            verdict = self._verdicts[names] = _check_names(metric, names[1:])
         assert verdict is None or isinstance(verdict, str)
         return verdict
 
     def add(self, line: int, table: str, tags: dict[str, str], time_ns: int, value: float) -> None:
-        """Append one row; the caller has checked every argument (see :meth:`check_tags`)."""
+        """Append one row; the caller has checked every argument (see :meth:`check_names`)."""
         rows = self._tables.get(table)
         if rows is None:
             rows = self._tables[table] = _TableRows()
@@ -163,11 +166,18 @@ class MetricRows:
         return MetricsResult(batches=batches, errors=self.errors, items=items, rejected=self.rejected)
 
 
-def _check_tag_names(names: tuple[str, ...]) -> str | None:
+def _check_names(metric: str, names: tuple[str, ...]) -> str | None:
+    """Heron's rule for names (:mod:`heron.core.identifiers`), and the table's own columns."""
+    problem = name_problem(metric)
+    if problem is not None:
+        return f"metric {show(metric)} {problem}"
     lowered: dict[str, str] = {}
     for name in names:
         if not name:
             return "empty tag name"
+        problem = name_problem(name)
+        if problem is not None:
+            return f"tag name {show(name)} {problem}"
         low = name.lower()
         if low in _RESERVED_KEYS:
             return f"'{name}' cannot be a tag name: every table has its own '{low}' column"
@@ -357,7 +367,7 @@ def parse_opentsdb_json(body: bytes, *, now_ns: int, max_errors: int = DEFAULT_M
             continue
         if "host" in tags and "ident" not in tags:
             tags = {("ident" if k == "host" else k): v for k, v in tags.items()}
-        problem = rows.check_tags(tags)
+        problem = rows.check_names(metric, tags)
         if problem is not None:
             rows.reject(line, problem)
             continue
@@ -403,7 +413,7 @@ def parse_cnosdb_json(body: bytes, *, precision_nanos: int = 1, max_errors: int 
         if bad is not None:
             rows.reject(line, f"tag '{bad}' must be a string", got=json_kind(tags[bad]))
             continue
-        problem = rows.check_tags(tags)
+        problem = rows.check_names(metric, tags)
         if problem is not None:
             rows.reject(line, problem)
             continue
@@ -463,7 +473,7 @@ def _parse_text_line(rows: MetricRows, line: int, text: str, precision_nanos: in
                 rows.reject(line, "invalid tag", "tag=value", repr(pair), _column(text, at))
                 return
             tags[key] = tag_value
-    problem = rows.check_tags(tags)
+    problem = rows.check_names(metric, tags)
     if problem is not None:
         rows.reject(line, problem, column=_column(text, tokens[3][1]) if len(tokens) > 3 else 0)
         return

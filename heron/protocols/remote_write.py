@@ -48,6 +48,7 @@ from google.protobuf.message import DecodeError
 
 from heron.core.batch import Batch
 from heron.core.errors import BadRequest, ParseError, PayloadTooLarge
+from heron.core.identifiers import name_problem, show
 from heron.protocols._pb import remote_write_v1_pb2 as v1
 from heron.protocols._pb import remote_write_v2_pb2 as v2
 from heron.protocols._remote_write_fast import (
@@ -412,6 +413,11 @@ def _describe_series(
     kept = np.flatnonzero(pc.binary_length(d.values).to_numpy(zero_copy_only=False) > 0)
     owner, codes = d.label_owner[kept], all_codes[kept]
     problems = _Problems(d.series, max_problems)
+    for code, name in enumerate(label_names):
+        problem = name_problem(name) if name else None  # empty names: their own message below
+        if problem is not None:
+            shown = show(name).replace("{", "{{").replace("}", "}}")
+            problems.drop(owner[codes == code], f"series {{n}} has the label name {shown}, which {problem}")
 
     if ident_fallback is not None and ident_fallback in label_names:
         if IDENT_LABEL not in label_names:
@@ -447,6 +453,11 @@ def _describe_series(
         per_series.setdefault(s, []).append((stored[c], v))
     series: list[SeriesDef | None] = [None] * d.series
     for s, metric in zip(good_series.tolist(), metrics, strict=True):
+        problem = name_problem(metric)
+        if problem is not None:
+            shown = show(metric).replace("{", "{{").replace("}", "}}")
+            problems.drop(np.array([s], dtype=np.int64), f"series {{n}} has the metric name {shown}, which {problem}")
+            continue
         series[s] = SeriesDef.of(metric, per_series.get(s, ()), ident_label=IDENT_LABEL)
     return series, problems
 

@@ -370,7 +370,9 @@ _label_names = st.from_regex(r"[a-z_][a-z0-9_]{0,6}", fullmatch=True).filter(
 @st.composite
 def series_lists(draw: st.DrawFn) -> list[Series]:
     out = []
-    metrics = draw(st.lists(st.text(min_size=1, max_size=6), min_size=1, max_size=3))
+    # Metric names follow Heron's rule for names (heron.core.identifiers): no control characters.
+    names = st.text(st.characters(codec="utf-8", exclude_categories=("Cc", "Cs")), min_size=1, max_size=6)
+    metrics = draw(st.lists(names, min_size=1, max_size=3))
     for _ in range(draw(st.integers(0, 8))):
         labels = draw(st.dictionaries(_label_names, st.text(max_size=5), max_size=4))
         name = draw(st.sampled_from([*metrics, ""]))

@@ -9,6 +9,8 @@ import pyarrow.compute as pc
 
 from heron.api.services import Services
 from heron.core.batch import Batch
+from heron.core.errors import BadRequest
+from heron.core.identifiers import name_problem, show
 from heron.tsdb.metrics import Samples
 from heron.tsdb.names import schema_for
 from heron.tsdb.writer import WriteResult
@@ -41,6 +43,14 @@ async def write_batches(
         metrics=metrics,
     )
     return await asyncio.wrap_future(future)
+
+
+def checked_table(name: str, *, given_in: str) -> str:
+    """A table named by a query parameter or header, if it follows Heron's rule for names."""
+    problem = name_problem(name)
+    if problem is not None:
+        raise BadRequest(f"the table name {show(name)} given in {given_in} {problem}")
+    return name
 
 
 def idents_of(batches: list[Batch], tag: str = IDENT_TAG) -> list[str]:

@@ -32,7 +32,7 @@ from starlette.responses import Response
 
 from heron import __version__
 from heron.api.deps import current_user, push_principal, services
-from heron.api.ingest.batches import write_batches
+from heron.api.ingest.batches import checked_table, write_batches
 from heron.api.ingest.body import read_body
 from heron.api.services import Services
 from heron.core.batch import Batch
@@ -80,6 +80,7 @@ async def write_logs(
     started = time.perf_counter()
     if not table:
         raise BadRequest("the 'table' query parameter is required: name the table the logs go to, e.g. ?table=logs")
+    checked_table(table, given_in="the 'table' query parameter")
     kind = log_type.strip().lower()
     if kind not in LOG_TYPES:
         raise BadRequest(f"unknown log_type '{log_type}': expected bulk, ndjson or loki")
@@ -323,6 +324,7 @@ async def push_loki(
 ) -> Response:
     if not table:
         raise BadRequest("the 'table' query parameter must not be empty")
+    checked_table(table, given_in="the 'table' query parameter")
     svc.namespaces.get(tenant, db)
     body = await read_body(request, max_bytes=svc.settings.max_body_bytes)
     parsed = await run_in_threadpool(

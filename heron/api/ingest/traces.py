@@ -22,7 +22,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from heron.api.deps import current_user, push_principal, services
-from heron.api.ingest.batches import write_batches
+from heron.api.ingest.batches import checked_table, write_batches
 from heron.api.ingest.body import read_body
 from heron.api.services import Services
 from heron.core.errors import BadRequest, HeronError, Overloaded
@@ -79,6 +79,7 @@ def status_response(encoding: str, err: HeronError) -> Response:
 
 
 async def _export(request: Request, svc: Services, *, tenant: str, database: str, table: str) -> Response:
+    checked_table(table, given_in="the 'table' header")
     encoding = encoding_of(request.headers.get("content-type"))
     svc.namespaces.get(tenant, database)
     body = await read_body(request, max_bytes=svc.settings.max_body_bytes)
