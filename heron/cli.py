@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -56,6 +57,18 @@ def _parser() -> argparse.ArgumentParser:
     token_list.add_argument("username", nargs="?", help="only this user's tokens")
     token_revoke = token_sub.add_parser("revoke", help="delete a token by id", parents=[common])
     token_revoke.add_argument("id", type=int)
+
+    wal = sub.add_parser("wal", help="look at and re-apply records the store set aside (the quarantine)")
+    wal_sub = wal.add_subparsers(dest="wal_command", metavar="ACTION", required=True)
+    inspect = wal_sub.add_parser(
+        "inspect", help="list quarantined records and why (works while Heron runs)", parents=[common]
+    )
+    inspect.add_argument("--rows", type=int, default=0, metavar="N", help="also print the first N rows of each")
+    inspect.add_argument("--json", action="store_true", help="one JSON object per record, for scripts")
+    requeue = wal_sub.add_parser(
+        "requeue", help="put quarantined records back into the log and apply them (Heron stopped)", parents=[common]
+    )
+    requeue.add_argument("--seq", type=int, action="append", metavar="N", help="only this record (repeatable)")
 
     config = sub.add_parser("config", help="show the effective configuration", parents=[common])
     config.add_argument("action", choices=("show",))
@@ -156,6 +169,64 @@ def _token_command(args: argparse.Namespace, settings: Settings) -> None:
         meta.engine.dispose()
 
 
+def _wal_command(args: argparse.Namespace, settings: Settings) -> None:
+    """``heron wal inspect|requeue``: the quarantine, from the command line."""
+    import orjson
+
+    from heron.core.identifiers import show
+    from heron.tsdb.quarantine import Quarantine
+
+    quarantine = Quarantine(settings.data_dir / "tsdb" / "quarantine")
+    if args.wal_command == "inspect":
+        entries = quarantine.entries()
+        for entry in entries:
+            if args.json:
+                print(orjson.dumps(entry.as_dict()).decode())
+                continue
+            when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(entry.quarantined_at))
+            print(f"record {entry.seq}\t{when}\t{entry.schema}\t{entry.table}\t{entry.rows} rows\t{entry.reason}")
+            record = quarantine.load(entry)
+            columns = ", ".join(
+                f"{show(name)} ({kind} {sql_type})" for name, (kind, sql_type) in record.columns.items()
+            )
+            print(f"    columns: time, {columns}")
+            if args.rows > 0:
+                print(_rows_text(record.data, args.rows))
+        damaged = sorted(quarantine.dir.glob("*.damaged")) if quarantine.dir.is_dir() else []
+        for path in damaged:
+            print(f"damaged log segment kept aside: {path} ({path.stat().st_size} bytes)", file=sys.stderr)
+        if not args.json:
+            print(f"{len(entries)} quarantined records in {quarantine.dir}", file=sys.stderr)
+        return
+    from heron.tsdb.store import open_store
+    from heron.tsdb.writer import Writer
+
+    try:
+        con = open_store(settings.tsdb_path)
+    except Exception as exc:
+        raise HeronError(f"cannot open the store ({exc}); stop `heron serve` on {settings.data_dir} first") from exc
+    writer = Writer(con, wal_dir=settings.data_dir / "tsdb" / "wal", quarantine_dir=quarantine.dir)
+    try:
+        done = writer.requeue(only=set(args.seq) if args.seq else None)
+        for seq, schema, table, rows in done:
+            print(f"record {seq}\t{schema}\t{table}\t{rows} rows\trequeued")
+        left = quarantine.entries()
+        print(f"{len(done)} records requeued; {len(left)} in the quarantine", file=sys.stderr)
+        if left:
+            for entry in left:
+                print(f"still refused: record {entry.seq} ({entry.table}): {entry.reason}", file=sys.stderr)
+    finally:
+        writer.close()
+        con.close()
+
+
+def _rows_text(data: object, limit: int) -> str:
+    import pyarrow as pa
+
+    assert isinstance(data, pa.Table)
+    return "\n".join(f"    {row}" for row in data.slice(0, limit).to_pylist())
+
+
 def _expected_errors() -> tuple[type[Exception], ...]:
     """The errors printed as ``Error: ...``: HeronError, and ConfigError once heron.config is loaded.
 
@@ -186,6 +257,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             _user_command(args, settings)
         elif args.command == "token":
             _token_command(args, settings)
+        elif args.command == "wal":
+            _wal_command(args, settings)
         elif args.command == "config":
             for key, value, help_text in settings.public_items():
                 print(f"{key} = {value}    # {help_text}")

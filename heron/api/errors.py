@@ -12,7 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from heron.api.envelopes import FAMILIES, native_error
-from heron.core.errors import BadRequest, HeronError, NotFound, Overloaded, Unauthorized
+from heron.core.errors import BadRequest, HeronError, NotFound, Overloaded, StoreUnavailable, Unauthorized
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ def family_of(request: Request) -> str:
 def error_response(request: Request, err: HeronError) -> Response:
     status, body = FAMILIES.get(family_of(request), native_error)(err)
     headers: dict[str, str] = {}
-    if isinstance(err, Overloaded):
+    if isinstance(err, Overloaded | StoreUnavailable):
         headers["Retry-After"] = str(err.retry_after_seconds)
     if isinstance(err, Unauthorized):
         headers["WWW-Authenticate"] = 'Basic realm="heron"'

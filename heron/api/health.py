@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from starlette.responses import JSONResponse, Response
 
 from heron import __version__
+from heron.api.deps import services
+from heron.api.services import Services
 
 cnosdb = APIRouter(tags=["cnosdb"])
 influx = APIRouter(tags=["influxdb-v1"])
+heron = APIRouter(tags=["health"])
+
+
+@heron.get("/api/v1/health", summary="Heron's health: the store's backlog and quarantine (no auth)")
+async def health_heron(svc: Services = Depends(services)) -> JSONResponse:
+    """``degraded`` while acknowledged writes cannot be applied (they are kept and retried);
+    ``quarantined_records`` counts records the store refused (see ``heron wal inspect``)."""
+    store = svc.writer.health()
+    status = "healthy" if store["status"] == "ok" else "degraded"
+    return JSONResponse({"version": __version__, "status": status, "store": store})
+
 
 #: The InfluxDB version Heron's InfluxDB-compatible endpoints announce to clients.
 INFLUXDB_COMPAT_VERSION = "1.8.10"

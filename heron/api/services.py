@@ -72,6 +72,7 @@ def open_services(settings: Settings) -> Services:
     writer = Writer(
         con,
         wal_dir=settings.data_dir / "tsdb" / "wal",
+        quarantine_dir=settings.data_dir / "tsdb" / "quarantine",
         max_queue_rows=settings.max_write_queue_rows,
         max_commit_rows=settings.max_commit_rows,
         flush_rows=settings.tsdb_flush_rows,

@@ -17,8 +17,9 @@ walks the MRO instead of a table of special cases::
      │    ├── TypeConflict        422
      │    ├── SqlRejected         422
      │    └── QueryFailed         422
-     └── Overloaded               429  (retry_after seconds)
-          └── RateLimited         429  (too many logins from one address or for one user)
+     ├── Overloaded               429  (retry_after seconds)
+     │    └── RateLimited         429  (too many logins from one address or for one user)
+     └── StoreUnavailable         503  (acknowledged writes cannot be applied now; retry_after)
 """
 
 from __future__ import annotations
@@ -157,3 +158,15 @@ class RateLimited(Overloaded):
     """Too many login attempts in a short time; ``retry_after_seconds`` says when to try again."""
 
     code = "rate_limited"
+
+
+class StoreUnavailable(HeronError):
+    """The store cannot apply acknowledged writes right now (a full disk, say): they are
+    safe in the write-ahead log and retried; reads would miss them, so they wait too."""
+
+    status = 503
+    code = "store_unavailable"
+
+    def __init__(self, message: str, *, retry_after_seconds: int = 1) -> None:
+        self.retry_after_seconds = retry_after_seconds
+        super().__init__(message)

@@ -17,6 +17,7 @@ and each column's kind and SQL type in the schema metadata. A frame cut short by
 
 from __future__ import annotations
 
+import logging
 import os
 import struct
 import zlib
@@ -28,7 +29,10 @@ from typing import BinaryIO
 import orjson
 import pyarrow as pa
 
-_HEADER = struct.Struct("<IIQ")
+log = logging.getLogger(__name__)
+
+#: A frame's header: payload length, CRC-32 of the payload, sequence number.
+HEADER = struct.Struct("<IIQ")
 
 #: Start a new segment after this many bytes, so a long stretch without a flush does not
 #: make one huge file (replay reads segments one at a time).
@@ -49,7 +53,8 @@ class WalRecord:
     data: pa.Table
 
 
-def _encode(record: WalRecord) -> bytes:
+def encode_record(record: WalRecord) -> bytes:
+    """A record as a frame's payload (an Arrow IPC stream with the target in its metadata)."""
     meta = {
         b"heron.schema": record.schema.encode(),
         b"heron.table": record.table.encode(),
@@ -62,7 +67,7 @@ def _encode(record: WalRecord) -> bytes:
     return bytes(sink.getvalue())
 
 
-def _decode(payload: bytes) -> WalRecord:
+def decode_record(payload: bytes) -> WalRecord:
     data = pa.ipc.open_stream(payload).read_all()
     meta = data.schema.metadata or {}
     columns = {k: (v[0], v[1]) for k, v in orjson.loads(meta[b"heron.columns"]).items()}
@@ -77,9 +82,10 @@ def _decode(payload: bytes) -> WalRecord:
 class WriteAheadLog:
     """Append, fsync, replay and reset; used by the writer thread only."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, *, damaged_dir: Path | None = None) -> None:
         self._dir = directory
         self._dir.mkdir(parents=True, exist_ok=True)
+        self._damaged_dir = damaged_dir
         self._file: BinaryIO | None = None
         self._size = 0
         self.last_seq = 0
@@ -101,13 +107,17 @@ class WriteAheadLog:
         seq = self.last_seq
         for record in records:
             seq += 1
-            payload = _encode(record)
-            frames.append(_HEADER.pack(len(payload), zlib.crc32(payload), seq))
+            payload = encode_record(record)
+            frames.append(HEADER.pack(len(payload), zlib.crc32(payload), seq))
             frames.append(payload)
         blob = b"".join(frames)
-        self._file.write(blob)
-        self._file.flush()
-        os.fsync(self._file.fileno())
+        try:
+            self._file.write(blob)
+            self._file.flush()
+            os.fsync(self._file.fileno())
+        except OSError:
+            self._abandon_tail()
+            raise
         self._size += len(blob)
         self.last_seq = seq
         if self._size >= SEGMENT_MAX_BYTES:
@@ -118,7 +128,7 @@ class WriteAheadLog:
         """Records with a sequence number above ``after_seq``, in order."""
         for seq, payload in self._frames(repair=False):
             if seq > after_seq:
-                yield seq, _decode(payload)
+                yield seq, decode_record(payload)
 
     def rotate(self) -> None:
         """Start a new segment at the next append, so the records so far can be dropped
@@ -138,16 +148,29 @@ class WriteAheadLog:
                 path.unlink()
                 removed = True
         if removed:
-            _fsync_dir(self._dir)
+            fsync_dir(self._dir)
 
     def reset(self) -> None:
         """Forget every record (all of them are in DuckDB now); numbering continues."""
         self._close_file()
         for path in self._segments():
             path.unlink()
-        _fsync_dir(self._dir)
+        fsync_dir(self._dir)
 
     def close(self) -> None:
+        self._close_file()
+
+    def _abandon_tail(self) -> None:
+        """After a failed append: cut what it may have written, so no torn frame sits
+        before later ones, and start the next append in a new segment."""
+        f = self._file
+        if f is None:
+            return
+        try:
+            f.truncate(self._size)
+            os.fsync(f.fileno())
+        except OSError:
+            pass  # the torn frame ends this segment; replay stops there and carries on
         self._close_file()
 
     def _close_file(self) -> None:
@@ -164,25 +187,43 @@ class WriteAheadLog:
                 blob = f.read()
             offset = 0
             while offset < len(blob):
-                header = blob[offset : offset + _HEADER.size]
-                if len(header) < _HEADER.size:
+                header = blob[offset : offset + HEADER.size]
+                if len(header) < HEADER.size:
                     break
-                length, crc, seq = _HEADER.unpack(header)
-                payload = blob[offset + _HEADER.size : offset + _HEADER.size + length]
+                length, crc, seq = HEADER.unpack(header)
+                payload = blob[offset + HEADER.size : offset + HEADER.size + length]
                 if len(payload) < length or zlib.crc32(payload) != crc:
                     break
-                offset += _HEADER.size + length
+                offset += HEADER.size + length
                 yield seq, payload
             if offset < len(blob):
-                if not last:
+                if not last and self._damaged_dir is None:
                     raise WalCorrupt(f"{path} is damaged at byte {offset} and is not the newest segment")
                 if repair:
+                    if not last:
+                        self._keep_damaged(path, blob[offset:])
                     with open(path, "r+b") as f:
                         f.truncate(offset)
                         os.fsync(f.fileno())
 
+    def _keep_damaged(self, path: Path, tail: bytes) -> None:
+        """Keep the damaged part of a segment that is not the newest beside the quarantine,
+        so the log can go on past it and nothing is deleted."""
+        assert self._damaged_dir is not None
+        self._damaged_dir.mkdir(parents=True, exist_ok=True)
+        target = self._damaged_dir / f"{path.stem}.damaged"
+        with open(target, "wb") as f:
+            f.write(tail)
+            f.flush()
+            os.fsync(f.fileno())
+        fsync_dir(self._damaged_dir)
+        log.error(
+            "a write-ahead log segment is damaged in its middle; the damaged part was kept aside",
+            extra={"segment": str(path), "bytes": len(tail), "kept_as": str(target)},
+        )
 
-def _fsync_dir(directory: Path) -> None:
+
+def fsync_dir(directory: Path) -> None:
     fd = os.open(directory, os.O_RDONLY)
     try:
         os.fsync(fd)

@@ -16,7 +16,6 @@ records DuckDB had not committed are applied again at start.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import queue
 import threading
@@ -34,17 +33,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from heron.core.batch import Batch
-from heron.core.errors import DatabaseNotFound, HeronError, Overloaded, TypeConflict
+from heron.core.errors import DatabaseNotFound, HeronError, Overloaded, StoreUnavailable, TypeConflict
+from heron.core.identifiers import name_problem, printable
 from heron.tsdb import metrics as ms
-from heron.tsdb.names import INTERNAL_PREFIX, qualified, quote_ident
-from heron.tsdb.store import (
-    describe_schemas,
-    list_schemas,
-    list_views,
-    read_applied_seq,
-    tag_comment,
-    write_applied_seq,
-)
+from heron.tsdb.applier import Outcome, apply_or_isolate, describe_error, rollback
+from heron.tsdb.backlog import Backlog, Column, Key, Table
+from heron.tsdb.names import INTERNAL_PREFIX
+from heron.tsdb.quarantine import Quarantine
+from heron.tsdb.store import describe_schemas, list_schemas, list_views, read_applied_seq
 from heron.tsdb.wal import WalRecord, WriteAheadLog
 
 log = logging.getLogger(__name__)
@@ -80,20 +76,6 @@ class WriteResult:
 
 
 @dataclass(slots=True)
-class _Column:
-    name: str
-    sql_type: str
-    kind: str
-
-
-@dataclass(slots=True)
-class _Table:
-    name: str
-    columns: dict[str, _Column] = field(default_factory=dict)  # keyed by lower-case name
-    view: bool = False  # a metric of the metric store (heron.tsdb.metrics)
-
-
-@dataclass(slots=True)
 class _WriteRequest:
     tenant: str
     database: str
@@ -115,10 +97,14 @@ class _Call:
 
 @dataclass(slots=True)
 class _Plan:
-    """Column additions and Arrow tables one commit will apply."""
+    """What one group of requests adds: tables, columns, Arrow tables, metrics and series.
 
-    new_tables: dict[tuple[str, str], _Table] = field(default_factory=dict)
-    new_columns: dict[tuple[str, str], list[_Column]] = field(default_factory=dict)
+    Staged before the group is logged; once logged it joins the writer's backlog
+    (:class:`~heron.tsdb.backlog.Backlog`) as records with their sequence numbers.
+    """
+
+    new_tables: dict[tuple[str, str], Table] = field(default_factory=dict)
+    new_columns: dict[tuple[str, str], list[Column]] = field(default_factory=dict)
     appends: dict[tuple[str, str], list[pa.Table]] = field(default_factory=dict)
     rows: int = 0
     # The metric store: metrics whose definition changes (keyed by lower-case name), and
@@ -139,6 +125,7 @@ class Writer:
         con: duckdb.DuckDBPyConnection,
         *,
         wal_dir: Path,
+        quarantine_dir: Path | None = None,
         max_queue_rows: int = 2_000_000,
         max_commit_rows: int = 200_000,
         flush_rows: int = 1_000_000,
@@ -149,24 +136,33 @@ class Writer:
         self._max_commit_rows = max_commit_rows
         self._flush_rows = flush_rows
         self._flush_interval = flush_interval_seconds
-        self._pending = _Plan()
+        self._pending = Backlog()
         self._pending_since = 0.0
-        self._wal = WriteAheadLog(wal_dir)
+        self.quarantine = Quarantine(quarantine_dir or wal_dir.parent / "quarantine")
+        self._wal = WriteAheadLog(wal_dir, damaged_dir=self.quarantine.dir)
         self._queue: queue.Queue[Any] = queue.Queue()
         self._pending_rows = 0
         self._lock = threading.Lock()
-        self._catalog: dict[str, dict[str, _Table]] = {}
+        self._catalog: dict[str, dict[str, Table]] = {}
         self._table_names: dict[str, frozenset[str]] = {}
         self._registries: dict[str, ms.Registry] = {}
         self._load_catalog()
         self._registries = {schema: ms.load_registry(con, schema) for schema in self._catalog}
+        self._reserve_quarantined_ids()
         self.commits = 0
-        # The applier applies one plan at a time while the writer goes on logging.
-        self._applying: _Plan | None = None
+        #: Records set aside since start (see :mod:`heron.tsdb.quarantine`).
+        self.quarantined_records = 0
+        # The applier applies one backlog at a time while the writer goes on logging.
+        self._applying: Backlog | None = None
         self._applying_seq = 0
-        self._apply_error: str | None = None
+        self._apply_result: Outcome | BaseException | None = None
         self._apply_done = threading.Event()
-        self._apply_jobs: queue.Queue[tuple[_Plan, int] | None] = queue.Queue()
+        self._apply_jobs: queue.Queue[tuple[Backlog, int] | None] = queue.Queue()
+        # After a failure that is not the rows' fault (a full disk), retry with backoff.
+        self._failure: str | None = None
+        self._failures = 0
+        self._retry_at = 0.0
+        self._failure_logged_at = 0.0
         self._recover()
         self._applier = threading.Thread(target=self._apply_loop, name="heron-applier", daemon=True)
         self._applier.start()
@@ -217,6 +213,17 @@ class Writer:
         future: Future[None] = Future()
         self._queue.put(_Call(lambda _con: None, future, reload_catalog=False))
         return future
+
+    def health(self) -> dict[str, Any]:
+        """The store's state for the health endpoint: quarantined records, a failing apply."""
+        records, rows = self.quarantine.counts()
+        return {
+            "status": "degraded" if self._failure else "ok",
+            "pending_rows": self._pending_rows + self._pending.rows + (self._applying.rows if self._applying else 0),
+            "quarantined_records": records,
+            "quarantined_rows": rows,
+            "apply_failing_since_attempts": self._failures,
+        }
 
     def table_names(self, schema: str) -> frozenset[str]:
         """Lower-case names of the committed tables of ``schema``.
@@ -281,80 +288,134 @@ class Writer:
 
     def _flush_wait(self) -> float | None:
         """Seconds until the pending rows are due in DuckDB; None when nothing waits."""
-        if not _has_work(self._pending):
+        if not self._pending.has_work():
             return None
         return max(0.0, self._pending_since + self._flush_interval - time.monotonic())
 
     # -- applying the log to DuckDB -------------------------------------------------------
 
     def _hand_off(self) -> None:
-        """Give the pending plan to the applier when it is due and the applier is free.
+        """Give the backlog to the applier when it is due and the applier is free.
 
-        Due: ``flush_rows`` rows wait, or the oldest has waited ``flush_interval``. While
-        the applier works the writer goes on logging and acknowledging; only when four
-        times ``flush_rows`` pile up meanwhile does it wait (and the queue fills: 429).
+        Due: ``flush_rows`` rows wait, or the oldest has waited ``flush_interval``, and no
+        failed apply asks to wait longer. While the applier works the writer goes on logging
+        and acknowledging; only when four times ``flush_rows`` pile up meanwhile does it wait
+        (and the queue fills: 429).
         """
         self._collect(wait=False)
-        plan = self._pending
-        if not _has_work(plan):
+        backlog = self._pending
+        if not backlog.has_work():
             return
-        due = plan.rows >= self._flush_rows or time.monotonic() >= self._pending_since + self._flush_interval
-        if not due:
+        now = time.monotonic()
+        due = backlog.rows >= self._flush_rows or now >= self._pending_since + self._flush_interval
+        if not due or now < self._retry_at:
             return
         if self._applying is not None:
-            if plan.rows < 4 * self._flush_rows:
+            if backlog.rows < 4 * self._flush_rows:
                 return
             self._collect(wait=True)
             if self._applying is not None:
                 return
-        self._applying, self._applying_seq = plan, self._wal.last_seq
-        self._pending = _Plan()
+        self._applying, self._applying_seq = backlog, self._wal.last_seq
+        self._pending = Backlog()
         self._wal.rotate()
         self._apply_done.clear()
-        self._apply_jobs.put((plan, self._applying_seq))
+        self._apply_jobs.put((backlog, self._applying_seq))
 
     def _apply_loop(self) -> None:
-        """The applier thread: one plan at a time, on the write connection."""
+        """The applier thread: one backlog at a time, on the write connection."""
         while True:
             job = self._apply_jobs.get()
             if job is None:
                 return
-            plan, seq = job
+            backlog, seq = job
             try:
-                self._apply(plan, applied_seq=seq)
-                self._apply_error = None
+                self._apply_result = self._apply(backlog, seq)
             except Exception as exc:  # noqa: BLE001 - reported to the writer, which retries
-                with contextlib.suppress(duckdb.Error):
-                    self._con.execute("ROLLBACK")
-                self._apply_error = str(exc)
+                rollback(self._con)
+                self._apply_result = exc
             self._apply_done.set()
             self._queue.put(_WAKE)
 
+    def _apply(self, backlog: Backlog, seq: int) -> Outcome:
+        return apply_or_isolate(
+            self._con,
+            backlog,
+            catalog=self._catalog,
+            registries=self._registries,
+            applied_seq=seq,
+            quarantine=self.quarantine,
+        )
+
     def _collect(self, *, wait: bool) -> None:
         """Take the applier's result: merge what it applied, or put it back to retry."""
-        plan = self._applying
-        if plan is None or not self._apply_done.wait(None if wait else 0):
+        backlog = self._applying
+        if backlog is None or not self._apply_done.wait(None if wait else 0):
             return
         self._apply_done.clear()
         self._applying = None
-        if self._apply_error is None:
-            self._merge(plan)
+        result = self._apply_result
+        if isinstance(result, Outcome):
+            self._applied(result)
             try:
                 self._wal.drop_through(self._applying_seq)
             except OSError as exc:
                 # Harmless: DuckDB holds the applied sequence number, so replay skips these.
                 log.warning("could not remove applied write-ahead log segments", extra={"error": str(exc)})
             return
-        log.error("applying the write-ahead log failed; will retry", extra={"error": self._apply_error})
+        assert isinstance(result, BaseException)
+        self._failed(result)
         self._load_catalog()
-        # Back in front of what was logged since, in log order; retried after an interval.
-        self._pending = _joined(plan, self._pending)
-        self._pending_since = time.monotonic()
+        # Back in front of what was logged since, in log order; retried after a backoff.
+        backlog.extend(self._pending)
+        self._pending = backlog
+
+    def _applied(self, outcome: Outcome) -> None:
+        """DuckDB holds ``outcome.applied``: learn its tables; report what was set aside."""
+        self._merge(outcome.applied)
+        for unit, reason in outcome.quarantined:
+            schema, table = unit.describe()
+            records = unit.logged()
+            self.quarantined_records += len(records)
+            log.error(
+                "records the store refused were moved to the quarantine; every other write was applied",
+                extra={
+                    "schema": schema,
+                    "table": table,
+                    "records": len(records),
+                    "rows": unit.rows,
+                    "reason": reason,
+                    "inspect": "heron wal inspect",
+                },
+            )
+        if outcome.quarantined:
+            self._load_catalog()  # DDL of the refused units never happened
+        if self._failure is not None:
+            log.info("applying the write-ahead log works again", extra={"after_attempts": self._failures})
+        self._failure, self._failures, self._retry_at = None, 0, 0.0
+
+    def _failed(self, exc: BaseException) -> None:
+        """An apply failed for a reason that is not the rows' (or not only theirs): back off."""
+        reason = describe_error(exc)
+        self._failures += 1
+        self._retry_at = time.monotonic() + min(_MAX_BACKOFF_SECONDS, self._flush_interval * 2 ** (self._failures - 1))
+        now = time.monotonic()
+        if reason != self._failure or now - self._failure_logged_at >= _FAILURE_LOG_INTERVAL_SECONDS:
+            log.error(
+                "applying the write-ahead log failed; acknowledged writes stay in the log and are retried",
+                extra={"error": reason, "attempts": self._failures},
+            )
+            self._failure_logged_at = now
+        self._failure = reason
 
     def _run_call(self, call: _Call) -> None:
         try:
             if not self._flush():
-                raise HeronError("acknowledged writes could not be applied to the store yet; see the server log")
+                raise StoreUnavailable(
+                    f"acknowledged writes could not be applied to the store yet ({self._failure}); "
+                    "they are kept in the write-ahead log and retried",
+                    retry_after_seconds=max(1, int(self._retry_at - time.monotonic() + 1)),
+                )
             call.future.set_result(call.fn(self._con))
         except BaseException as exc:  # noqa: BLE001 - handed to the waiting request
             call.future.set_exception(exc)
@@ -364,21 +425,23 @@ class Writer:
 
     def _flush(self) -> bool:
         """Apply every acknowledged record to DuckDB now, in the writer thread (after the
-        applier's work in progress); False if it failed."""
+        applier's work in progress); False if that failed and is being retried."""
         self._collect(wait=True)
-        plan = self._pending
-        if not _has_work(plan):
+        backlog = self._pending
+        if not backlog.has_work():
             return True
+        if self._failure is not None and time.monotonic() < self._retry_at:
+            return False
         seq = self._wal.last_seq
         try:
-            self._apply(plan, applied_seq=seq)
-        except duckdb.Error as exc:
-            self._rollback()
-            self._pending_since = time.monotonic()  # try again after another interval
-            log.error("applying the write-ahead log failed; will retry", extra={"error": str(exc)})
+            outcome = self._apply(backlog, seq)
+        except Exception as exc:  # noqa: BLE001 - kept in the log and retried
+            rollback(self._con)
+            self._load_catalog()
+            self._failed(exc)
             return False
-        self._merge(plan)
-        self._pending = _Plan()
+        self._pending = Backlog()
+        self._applied(outcome)
         try:
             self._wal.reset()
         except OSError as exc:
@@ -387,48 +450,104 @@ class Writer:
         return True
 
     def _recover(self) -> None:
-        """Apply what the log holds beyond DuckDB's applied sequence number (after a crash)."""
+        """Apply what the log holds beyond DuckDB's applied sequence number (after a crash).
+
+        Never fatal: a record DuckDB refuses goes to the quarantine, and a store that cannot
+        apply anything now (a full disk) keeps the records in the log and retries.
+        """
         applied = read_applied_seq(self._con)
         replayed = 0
-        for _seq, record in self._wal.replay(after_seq=applied):
-            self._stage_record(record)
+        for seq, record in self._wal.replay(after_seq=applied):
+            self._stage_record(seq, record)
             replayed += record.data.num_rows
         if self._wal.last_seq < applied:
             self._wal.last_seq = applied
-        if replayed:
-            log.info("replaying the write-ahead log", extra={"rows": replayed})
-            if not self._flush():
-                raise HeronError("the write-ahead log could not be applied at start; see the server log")
-        else:
+        if not replayed:
             self._wal.reset()
+            return
+        log.info("replaying the write-ahead log", extra={"rows": replayed})
+        if not self._flush():
+            log.error(
+                "the write-ahead log could not be applied at start; Heron serves and retries",
+                extra={"error": self._failure, "rows": replayed},
+            )
+            self._pending_since = time.monotonic()
 
-    def _stage_record(self, record: WalRecord) -> None:
+    def _stage_record(self, seq: int, record: WalRecord) -> None:
         """Queue a logged record for the next flush, adding tables and columns it needs."""
         key = (record.schema, record.table.lower())
         if record.schema not in self._catalog:
             log.warning("dropping logged rows of a database that no longer exists", extra={"schema": record.schema})
             return
+        pending = self._pending
         if key[1] in ms.INTERNAL_TABLES:
             registry = self._registry(record.schema)
             if key[1] == ms.METRICS:
                 for mdef in registry.add_metric_rows(record.data):
-                    self._pending.metric_defs[(record.schema, mdef.name.lower())] = mdef
+                    pending.metric_defs[(record.schema, mdef.name.lower())] = mdef
+                pending.metric_records.setdefault(record.schema, []).append((seq, record))
                 return
             if key[1] == ms.SERIES:
                 registry.add_series_rows(record.data)
         existing = self._catalog[record.schema].get(key[1])
-        if existing is None and key not in self._pending.new_tables:
-            self._pending.new_tables[key] = _Table(record.table)
+        if existing is None and key not in pending.new_tables:
+            pending.new_tables[key] = Table(record.table)
         known = dict(existing.columns) if existing else {}
-        for col in self._pending.new_columns.get(key, []):
+        for col in pending.new_columns.get(key, []):
             known.setdefault(col.name.lower(), col)
         for name, (kind, sql_type) in record.columns.items():
             if name.lower() not in known:
-                col = _Column(name, sql_type, kind)
+                col = Column(name, sql_type, kind)
                 known[name.lower()] = col
-                self._pending.new_columns.setdefault(key, []).append(col)
-        self._pending.appends.setdefault(key, []).append(record.data)
-        self._pending.rows += record.data.num_rows
+                pending.new_columns.setdefault(key, []).append(col)
+        pending.add_record(key, seq, record)
+
+    def _reserve_quarantined_ids(self) -> None:
+        """Keep the ids of quarantined series and metrics from being given out again, so a
+        requeue cannot make two series (or metrics) share one."""
+        try:
+            held = list(self.quarantine.records())
+        except (OSError, ValueError) as exc:
+            log.warning("could not read the quarantine", extra={"error": str(exc)})
+            return
+        for entry, record in held:
+            low = entry.table.lower()
+            if low not in (ms.SERIES, ms.METRICS):
+                continue
+            registry = self._registry(entry.schema)
+            if not record.data.num_rows:
+                continue
+            if low == ms.SERIES:
+                top_series = max(record.data.column(ms.SERIES_ID).to_pylist())
+                registry.next_series = max(registry.next_series, int(top_series) + 1)
+            top_metric = max(record.data.column(ms.METRIC_ID).to_pylist())
+            registry.next_metric = max(registry.next_metric, int(top_metric) + 1)
+
+    def requeue(self, only: set[int] | None = None) -> list[tuple[int, str, str, int]]:
+        """Put quarantined records (all, or the sequence numbers in ``only``) back into the log
+        and apply them now.
+
+        Returns (seq, schema, table, rows) of each record requeued. A record that DuckDB
+        refuses again goes back to the quarantine with the new reason.
+        """
+        done: list[tuple[int, str, str, int]] = []
+
+        def run(_con: duckdb.DuckDBPyConnection) -> None:
+            for entry, record in list(self.quarantine.records()):
+                if only is not None and entry.seq not in only:
+                    continue
+                if record.schema not in self._catalog:
+                    log.warning("a quarantined record's database no longer exists", extra={"schema": record.schema})
+                    continue
+                seq = self._wal.append([record])
+                self.quarantine.remove(entry)
+                self._stage_record(seq, record)
+                done.append((entry.seq, record.schema, record.table, record.data.num_rows))
+            self._pending_since = time.monotonic()
+
+        self.call(run).result()
+        self.sync().result()
+        return done
 
     def _commit_group(self, group: list[_WriteRequest]) -> None:
         plan = _Plan()
@@ -443,37 +562,40 @@ class Writer:
                 self._finish(req, HeronError(f"the write could not be staged: {exc}"))
         if not staged:
             return
-        records = []
+        keyed: list[tuple[Key | None, WalRecord]] = []  # None: a metrics record (of its schema)
         for (schema, key), tables in plan.appends.items():
             data = tables[0] if len(tables) == 1 else pa.concat_tables(tables, promote_options="default")
             if key in ms.INTERNAL_TABLES:
-                records.append(WalRecord(schema, key, self._internal_columns(key, data), data))
+                keyed.append(((schema, key), WalRecord(schema, key, self._internal_columns(key, data), data)))
                 continue
             table = self._lookup(plan, schema, key)
             assert table is not None
             columns = self._columns_of(schema, key, plan)
             names = [n for n in data.column_names if n != "time"]
-            records.append(WalRecord(schema, table.name, {n: columns[n.lower()] for n in names}, data))
+            keyed.append(((schema, key), WalRecord(schema, table.name, {n: columns[n.lower()] for n in names}, data)))
         for schema, defs in _defs_by_schema(plan).items():
-            records.append(WalRecord(schema, ms.METRICS, dict(ms.METRIC_COLUMNS), ms.metric_rows(defs)))
+            keyed.append((None, WalRecord(schema, ms.METRICS, dict(ms.METRIC_COLUMNS), ms.metric_rows(defs))))
         try:
-            self._wal.append(records)
+            last = self._wal.append([record for _, record in keyed])
         except OSError as exc:
             log.error("the write-ahead log could not be written", extra={"error": str(exc)})
             for req, _ in staged:
                 self._finish(req, HeronError(f"the write could not be made durable: {exc.strerror or exc}"))
             return
-        if not self._pending.appends:
+        pending = self._pending
+        if not pending.has_work():
             self._pending_since = time.monotonic()
         self._learn_metrics(plan)
         for pair, tbl in plan.new_tables.items():
-            self._pending.new_tables.setdefault(pair, tbl)
+            pending.new_tables.setdefault(pair, tbl)
         for pair, cols in plan.new_columns.items():
-            self._pending.new_columns.setdefault(pair, []).extend(cols)
-        for pair, tables in plan.appends.items():
-            self._pending.appends.setdefault(pair, []).extend(tables)
-            self._pending.rows += sum(t.num_rows for t in tables)
-        self._pending.metric_defs.update(plan.metric_defs)
+            pending.new_columns.setdefault(pair, []).extend(cols)
+        for seq, (target, record) in enumerate(keyed, start=last - len(keyed) + 1):
+            if target is None:
+                pending.metric_records.setdefault(record.schema, []).append((seq, record))
+            else:
+                pending.add_record(target, seq, record)
+        pending.metric_defs.update(plan.metric_defs)
         self.commits += 1
         for req, result in staged:
             self._finish(req, result)
@@ -520,7 +642,7 @@ class Writer:
             registry = self._registries[schema] = ms.Registry()
         return registry
 
-    def _lookup(self, plan: _Plan, schema: str, table: str) -> _Table | None:
+    def _lookup(self, plan: _Plan, schema: str, table: str) -> Table | None:
         """The table as committed, as pending in the log, or as planned by this group."""
         key = (schema, table.lower())
         return (
@@ -545,7 +667,7 @@ class Writer:
             out.setdefault(col.name.lower(), (col.kind, col.sql_type))
         return out
 
-    def _new_columns(self, schema: str, key: str, *plans: _Plan) -> Iterator[_Column]:
+    def _new_columns(self, schema: str, key: str, *plans: _Plan) -> Iterator[Column]:
         """Columns of a table added by the plan being applied, the pending one and ``plans``, in that order."""
         for source in (self._applying, self._pending, *plans):
             if source is not None:
@@ -563,6 +685,11 @@ class Writer:
                 conflicts.append(_reserved(batch))
                 dropped += len(batch)
                 continue
+            bad_name = _bad_name(batch)
+            if bad_name is not None:
+                conflicts.append(bad_name)
+                dropped += len(batch)
+                continue
             if self._is_metric(plan, req.schema, batch.table):
                 if ms.is_metric_batch(batch):
                     metric_batches.append(batch)
@@ -570,7 +697,7 @@ class Writer:
                     conflicts.append(_not_a_metric_row(batch))
                     dropped += len(batch)
                 continue
-            if req.metrics and self._lookup(plan, req.schema, batch.table) is None:
+            if req.metrics and ms.is_metric_batch(batch) and self._lookup(plan, req.schema, batch.table) is None:
                 metric_batches.append(batch)
             else:
                 tables.append(batch)
@@ -584,7 +711,7 @@ class Writer:
                 tables += samples.take(table_rows).to_batches()
             if len(refused):
                 for batch in samples.take(refused).to_batches():
-                    conflicts.append(_reserved(batch))
+                    conflicts.append(_refused_series(batch))
                 dropped += len(refused)
             to_store.append((samples, ids))
         if conflicts and req.atomic:
@@ -629,7 +756,7 @@ class Writer:
                 ids[i] = sid
                 continue
             low = s.metric.lower()
-            if low.startswith(INTERNAL_PREFIX):
+            if low.startswith(INTERNAL_PREFIX) or not _storable_series(s):
                 refused[i] = True
                 continue
             mdef = plan.metric_defs.get((schema, low)) or registry.metrics.get(low)
@@ -648,7 +775,7 @@ class Writer:
                 column = registry.columns.get(low_label) or planned_columns.get(low_label)
                 if column is None:
                     column = planned_columns[low_label] = name
-                    new_columns.append(_Column(name, "VARCHAR", "tag"))
+                    new_columns.append(Column(name, "VARCHAR", "tag"))
                 if low_label not in tags:
                     tags.add(low_label)
                     added.append(column)
@@ -677,7 +804,7 @@ class Writer:
         for name in (ms.SAMPLES, ms.SERIES):
             key = (schema, name)
             if self._lookup(plan, schema, name) is None:
-                plan.new_tables.setdefault(key, _Table(name))
+                plan.new_tables.setdefault(key, Table(name))
 
     def _stage_samples(self, schema: str, samples: ms.Samples, ids: npt.NDArray[np.int64], plan: _Plan) -> int:
         """Append the rows whose series has an id; return how many."""
@@ -724,13 +851,13 @@ class Writer:
 
             keep: pa.Array | None = None
             arrays: dict[str, pa.Array] = {}
-            additions: list[_Column] = []
+            additions: list[Column] = []
             wanted = [(k, v, "tag", "VARCHAR") for k, v in batch.tags.items()]
             wanted += [(k, v, "field", SQL_TYPES.get(v.type, "VARCHAR")) for k, v in batch.fields.items()]
             for name, array, kind, sql_type in wanted:
                 found = known.get(name.lower())
                 if found is None:
-                    col = known[name.lower()] = _Column(name, sql_type, kind)
+                    col = known[name.lower()] = Column(name, sql_type, kind)
                     additions.append(col)
                 else:
                     col = found
@@ -749,7 +876,9 @@ class Writer:
                     absent = pc.invert(present)
                     keep = absent if keep is None else pc.and_(keep, absent)
                     continue
-                arrays[col.name] = array
+                same = arrays.get(col.name)
+                # Keys that differ only in case (from different lines) share one column.
+                arrays[col.name] = array if same is None else pc.coalesce(same, array)
 
             if conflicts and req.atomic:
                 raise conflicts[0]
@@ -764,7 +893,7 @@ class Writer:
                 continue
             key = (req.schema, table_name.lower())
             if existing is None and key not in local.new_tables:
-                local.new_tables[key] = _Table(table_name)
+                local.new_tables[key] = Table(table_name)
             local.new_columns.setdefault(key, []).extend(a for a in additions if a.name in arrays)
             local.appends.setdefault(key, []).append(table)
 
@@ -776,74 +905,8 @@ class Writer:
             plan.appends.setdefault(key, []).extend(tables)
         return WriteResult(written=written, dropped=dropped, conflicts=tuple(conflicts))
 
-    def _apply(self, plan: _Plan, *, applied_seq: int) -> None:
-        con = self._con
-        con.execute("BEGIN TRANSACTION")
-        store_schemas = {s for (s, k) in plan.appends if k in ms.INTERNAL_TABLES} | {s for s, _ in plan.metric_defs}
-        for schema in sorted(store_schemas):
-            ms.create_tables(con, schema)
-        for (schema, key), cols in plan.new_columns.items():
-            unique = list({c.name.lower(): c for c in reversed(cols)}.values())[::-1]
-            committed = self._catalog.get(schema, {}).get(key)
-            tbl = committed or plan.new_tables[(schema, key)]
-            target = qualified(schema, tbl.name)
-            if committed is None and key not in ms.INTERNAL_TABLES:
-                # One statement for a new table and all its columns (DuckDB's cost is per statement).
-                defs = "".join(f", {quote_ident(c.name)} {c.sql_type}" for c in unique)
-                con.execute(f"CREATE TABLE IF NOT EXISTS {target} (time TIMESTAMP_NS NOT NULL{defs})")
-            else:
-                known = committed.columns if committed else {}
-                for col in unique:
-                    if col.name.lower() not in known:
-                        con.execute(
-                            f"ALTER TABLE {target} ADD COLUMN IF NOT EXISTS {quote_ident(col.name)} {col.sql_type}"
-                        )
-            if key not in ms.INTERNAL_TABLES and any(c.kind == "tag" for c in unique):
-                old = [c.name for c in committed.columns.values() if c.kind == "tag"] if committed else []
-                tags = old + [c.name for c in unique if c.kind == "tag"]
-                con.execute(f"COMMENT ON TABLE {target} IS '{tag_comment(tags).replace(chr(39), chr(39) * 2)}'")
-        for (schema, key), tbl in plan.new_tables.items():
-            if (schema, key) not in plan.new_columns and key not in ms.INTERNAL_TABLES:
-                con.execute(f"CREATE TABLE IF NOT EXISTS {qualified(schema, tbl.name)} (time TIMESTAMP_NS NOT NULL)")
-        self._apply_metric_defs(plan)
-        for (schema, key), tables in plan.appends.items():
-            tbl = self._catalog.get(schema, {}).get(key) or plan.new_tables[(schema, key)]
-            data = tables[0] if len(tables) == 1 else pa.concat_tables(tables, promote_options="default")
-            if key == ms.SAMPLES:
-                # Clustered by metric and series, so a query of one metric skips the row
-                # groups of the others (DuckDB's zone maps on __metric).
-                data = data.take(pc.sort_indices(data, [(ms.METRIC_ID, "ascending"), (ms.SERIES_ID, "ascending")]))
-            con.register("__heron_batch", data)
-            try:
-                con.execute(f"INSERT INTO {qualified(schema, tbl.name)} BY NAME SELECT * FROM __heron_batch")
-            finally:
-                con.unregister("__heron_batch")
-        write_applied_seq(con, applied_seq)
-        con.execute("COMMIT")
-
-    def _apply_metric_defs(self, plan: _Plan) -> None:
-        """Record changed metrics and (re)create their views, inside the flush's transaction."""
-        con = self._con
-        for schema, defs in _defs_by_schema(plan).items():
-            columns = self._registries[schema].columns
-            ids = ", ".join(str(d.id) for d in defs)
-            con.execute(f"DELETE FROM {qualified(schema, ms.METRICS)} WHERE {ms.METRIC_ID} IN ({ids})")
-            con.register("__heron_batch", ms.metric_rows(defs))
-            try:
-                con.execute(f"INSERT INTO {qualified(schema, ms.METRICS)} BY NAME SELECT * FROM __heron_batch")
-            finally:
-                con.unregister("__heron_batch")
-            for mdef in defs:
-                con.execute(ms.view_sql(schema, mdef, columns))
-                comment = tag_comment(mdef.tags).replace("'", "''")
-                con.execute(f"COMMENT ON VIEW {qualified(schema, mdef.name)} IS '{comment}'")
-
-    def _rollback(self) -> None:
-        with contextlib.suppress(duckdb.Error):
-            self._con.execute("ROLLBACK")
-        self._load_catalog()
-
-    def _merge(self, plan: _Plan) -> None:
+    def _merge(self, plan: Backlog) -> None:
+        """DuckDB holds ``plan`` now: its tables, columns and metric views join the catalog."""
         for (schema, key), tbl in plan.new_tables.items():
             self._catalog.setdefault(schema, {}).setdefault(key, tbl)
         for (schema, key), cols in plan.new_columns.items():
@@ -851,9 +914,9 @@ class Writer:
             for col in cols:
                 tbl.columns.setdefault(col.name.lower(), col)
         for (schema, low), mdef in plan.metric_defs.items():
-            view = _Table(mdef.name, view=True)
-            view.columns = {t.lower(): _Column(t, "VARCHAR", "tag") for t in mdef.tags}
-            view.columns[ms.VALUE] = _Column(ms.VALUE, "DOUBLE", "field")
+            view = Table(mdef.name, view=True)
+            view.columns = {t.lower(): Column(t, "VARCHAR", "tag") for t in mdef.tags}
+            view.columns[ms.VALUE] = Column(ms.VALUE, "DOUBLE", "field")
             self._catalog.setdefault(schema, {})[low] = view
         if plan.new_tables or plan.metric_defs:
             self._publish_table_names()
@@ -863,14 +926,14 @@ class Writer:
 
     def _load_catalog(self) -> None:
         started = time.perf_counter()
-        catalog: dict[str, dict[str, _Table]] = {schema: {} for schema in list_schemas(self._con)}
+        catalog: dict[str, dict[str, Table]] = {schema: {} for schema in list_schemas(self._con)}
         views = list_views(self._con)
         for schema, tables in describe_schemas(self._con).items():
             for name, infos in tables.items():
-                tbl = _Table(name, view=(schema, name) in views)
+                tbl = Table(name, view=(schema, name) in views)
                 for info in infos:
                     if info.kind != "time":
-                        tbl.columns[info.name.lower()] = _Column(info.name, info.sql_type, info.kind)
+                        tbl.columns[info.name.lower()] = Column(info.name, info.sql_type, info.kind)
                 catalog.setdefault(schema, {})[name.lower()] = tbl
         self._catalog = catalog
         for schema in set(self._registries) - set(catalog):
@@ -880,6 +943,10 @@ class Writer:
 
 
 _NO_ROWS = np.zeros(0, dtype=np.int64)
+#: Longest wait between attempts to apply the log after a failure.
+_MAX_BACKOFF_SECONDS = 30.0
+#: A failure that goes on is logged again this often (not at every attempt).
+_FAILURE_LOG_INTERVAL_SECONDS = 60.0
 #: Put on the writer's queue by the applier when it is done, to wake the writer.
 _WAKE = object()
 
@@ -891,22 +958,53 @@ def _defs_by_schema(plan: _Plan) -> dict[str, list[ms.MetricDef]]:
     return by_schema
 
 
-def _has_work(plan: _Plan) -> bool:
-    return bool(plan.appends or plan.new_tables or plan.metric_defs)
+def _bad_name(batch: Batch) -> TypeConflict | None:
+    """A batch whose table or column names the store cannot hold (the parsers check this;
+    this is the last line before the log, so a parser's slip fails a request, not the store)."""
+    for kind, name in (
+        ("table", batch.table),
+        *(("tag", t) for t in batch.tags),
+        *(("field", f) for f in batch.fields),
+    ):
+        problem = name_problem(name)
+        if problem is not None:
+            return TypeConflict(
+                table=printable(batch.table),
+                column=printable(name) if kind != "table" else "time",
+                existing="a name the store can hold",
+                got=f"a {kind} name that {problem}",
+                line=_first_line(batch, pc.is_valid(batch.time)),
+            )
+    return None
 
 
-def _joined(first: _Plan, then: _Plan) -> _Plan:
-    """One plan doing ``first`` and then ``then`` (log order kept)."""
-    out = _Plan(rows=first.rows + then.rows)
-    for source in (first, then):
-        for key, tbl in source.new_tables.items():
-            out.new_tables.setdefault(key, tbl)
-        for key, cols in source.new_columns.items():
-            out.new_columns.setdefault(key, []).extend(cols)
-        for key, tables in source.appends.items():
-            out.appends.setdefault(key, []).extend(tables)
-        out.metric_defs.update(source.metric_defs)
-    return out
+def _storable_series(series: ms.SeriesDef) -> bool:
+    """Whether a series' metric and label names are ones the store can hold, each label in
+    a column of its own (``time`` is stored as ``label_time``, so both cannot be labels)."""
+    if name_problem(series.metric) is not None:
+        return False
+    columns = set()
+    for name, _ in series.labels:
+        if name_problem(name) is not None:
+            return False
+        columns.add(ms.stored_label(name).lower())
+    return len(columns) == len(series.labels)
+
+
+def _refused_series(batch: Batch) -> TypeConflict:
+    """Why series of one metric were refused (see :func:`_storable_series`)."""
+    if batch.table.lower().startswith(INTERNAL_PREFIX):
+        return _reserved(batch)
+    bad = _bad_name(batch)
+    if bad is not None:
+        return bad
+    return TypeConflict(
+        table=batch.table,
+        column=next(iter(batch.tags), "value"),
+        existing="a label of its own (labels 'time' and 'value' are stored as 'label_time' and 'label_value')",
+        got="two labels that would share one column",
+        line=_first_line(batch, pc.is_valid(batch.time)),
+    )
 
 
 def _reserved(batch: Batch) -> TypeConflict:

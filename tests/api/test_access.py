@@ -35,6 +35,7 @@ PUBLIC = {
     ("GET", "/ping"),
     ("HEAD", "/ping"),
     ("GET", "/health"),
+    ("GET", "/api/v1/health"),
     ("POST", "/api/v1/login"),
     ("GET", "/api/v1/setting"),
     ("GET", "/swagger/index.html"),
