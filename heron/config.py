@@ -52,6 +52,18 @@ class Settings:
     max_commit_rows: int = field(
         default=200_000, metadata=_help("most rows the writer logs in one group commit (one fsync)")
     )
+    max_inflight_write_bytes: int = field(
+        default=32 * 1024 * 1024,
+        metadata=_help(
+            "body bytes that write requests in progress may hold (compressed bodies count 8x); more wait their turn"
+        ),
+    )
+    write_admission_wait_seconds: float = field(
+        default=10.0,
+        metadata=_help(
+            "longest a write waits for room before it is answered 429 (503 on remote write) with Retry-After"
+        ),
+    )
     tsdb_flush_interval_seconds: float = field(
         default=1.0,
         metadata=_help("longest time acknowledged rows wait in the write-ahead log before DuckDB gets them"),
@@ -177,7 +189,14 @@ def _validate(settings: Settings) -> Settings:
     host, _, port = settings.listen.rpartition(":")
     if not host or not port.isdigit() or not 0 <= int(port) <= 65535:
         raise ConfigError(f"invalid value for 'listen': {settings.listen!r}; expected HOST:PORT such as 127.0.0.1:8902")
-    for name in ("max_body_bytes", "max_write_queue_rows", "max_commit_rows", "max_result_bytes", "max_result_rows"):
+    for name in (
+        "max_body_bytes",
+        "max_write_queue_rows",
+        "max_commit_rows",
+        "max_result_bytes",
+        "max_result_rows",
+        "max_inflight_write_bytes",
+    ):
         if getattr(settings, name) <= 0:
             raise ConfigError(f"invalid value for '{name}': {getattr(settings, name)}; it must be positive")
     for name in (
@@ -191,6 +210,8 @@ def _validate(settings: Settings) -> Settings:
             raise ConfigError(f"invalid value for '{name}': {getattr(settings, name)}; it must be positive")
     if settings.query_timeout_seconds <= 0:
         raise ConfigError("invalid value for 'query_timeout_seconds': it must be positive")
+    if settings.write_admission_wait_seconds < 0:
+        raise ConfigError("invalid value for 'write_admission_wait_seconds': it must be 0 or more")
     from heron.core.errors import BadRequest
     from heron.core.timeprec import parse_duration_seconds
 

@@ -10,10 +10,12 @@ from contextlib import asynccontextmanager
 from functools import partial
 
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 
 from heron import __version__
 from heron.api import docs, health
 from heron.api.access import apikeys, session, settings, tokens, users, waf
+from heron.api.admission import ByteBudget, WriteAdmission
 from heron.api.compat import n9e as n9e_compat
 from heron.api.compat import n9e_targets, nezha_v0, oitc_hosts
 from heron.api.compat import oitc as oitc_compat
@@ -126,21 +128,10 @@ def create_app(svc: Services) -> FastAPI:
     app.state.auth = _authenticator(svc)
     install_error_handlers(app)
     docs.install_openapi(app)
-    for router in (
-        health.cnosdb,
-        health.influx,
+    ingest = (
         write.cnosdb,
         write.influx_v1,
         write.influx_v2,
-        sql.router,
-        servers.router,
-        servers.managed,
-        servers.admin,
-        server_groups.router,
-        server_metrics.router,
-        server_ws.router,
-        nezha_v0.router,
-        agent_ws.router,
         push_n9e.n9e,
         push_n9e.datadog,
         push_n9e.cnosdb,
@@ -151,6 +142,21 @@ def create_app(svc: Services) -> FastAPI:
         logs.loki,
         traces.cnosdb,
         traces.otlp,
+    )
+    for router in (
+        health.cnosdb,
+        health.influx,
+        health.heron,
+        *ingest,
+        sql.router,
+        servers.router,
+        servers.managed,
+        servers.admin,
+        server_groups.router,
+        server_metrics.router,
+        server_ws.router,
+        nezha_v0.router,
+        agent_ws.router,
     ):
         app.include_router(router)
     for router in (
@@ -172,7 +178,21 @@ def create_app(svc: Services) -> FastAPI:
         docs.router,
     ):
         app.include_router(router)
+    writes = [
+        r.path_regex
+        for router in ingest
+        for r in router.routes
+        if isinstance(r, APIRoute) and (r.methods or set()) & _WRITES
+    ]
+    app.state.write_budget = budget = ByteBudget(svc.settings.max_inflight_write_bytes)
+    app.add_middleware(
+        WriteAdmission, budget=budget, wait_seconds=svc.settings.write_admission_wait_seconds, paths=writes
+    )
     return app
+
+
+#: Methods that carry a body to write: what admission control counts.
+_WRITES = frozenset({"POST", "PUT"})
 
 
 def _authenticator(svc: Services) -> Authenticator:
