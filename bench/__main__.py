@@ -21,6 +21,7 @@ from bench.agent import run_agent
 from bench.fleet import DEFAULT_AGENTS as FLEET_AGENTS
 from bench.fleet import run_fleet
 from bench.ingest import run_ingest
+from bench.overload import run_overload
 from bench.procs import machine_busy_seconds
 from bench.progress import say
 from bench.push_routes import run_push_routes
@@ -39,7 +40,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument(
         "--only",
-        choices=("ingest", "query", "remote_write", "push_routes", "agent", "fleet"),
+        choices=("ingest", "overload", "query", "remote_write", "push_routes", "agent", "fleet"),
         help="run one benchmark (default: all)",
     )
     parser.add_argument(
@@ -110,6 +111,10 @@ def main(argv: list[str] | None = None) -> int:
         workdir = Path(temp)
         if args.only in (None, "ingest"):
             document = run_ingest(duration_s=args.duration, workdir=workdir)
+            say(f"wrote {results.write(document)}")
+            problems += failures(document)
+        if args.only in (None, "overload"):
+            document = run_overload(duration_s=args.duration, workdir=workdir)
             say(f"wrote {results.write(document)}")
             problems += failures(document)
         if args.only in (None, "query"):

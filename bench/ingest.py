@@ -68,9 +68,11 @@ def durability(wrk: WrkResult, stored: PointCount, bodies: BodySet) -> dict[str,
     }
 
 
-def measure_throughput(kind: type[Server], workdir: Path, bodies: BodySet, duration_s: int) -> dict[str, Any]:
+def measure_throughput(
+    kind: type[Server], workdir: Path, bodies: BodySet, duration_s: int, *, connections: int = CONNECTIONS
+) -> dict[str, Any]:
     """One wrk run against a fresh instance; its figures, durability and wrk's own cost."""
-    server = kind(workdir / f"{kind.key}-throughput")
+    server = kind(workdir / f"{kind.key}-throughput-{connections}")
     try:
         with running(server):
             with server.client() as client:
@@ -83,6 +85,7 @@ def measure_throughput(kind: type[Server], workdir: Path, bodies: BodySet, durat
                 write_path=server.write_path(),
                 authorization=server.headers().get("Authorization", ""),
                 duration_s=duration_s,
+                connections=connections,
             )
             usage: Usage = sampler.stop()
             server.assert_alive()

@@ -53,12 +53,14 @@ def bodies_needed(*, duration_s: float, max_points_per_s: float, lines_per_body:
     return -(-count // THREADS) * THREADS
 
 
-def run_wrk(*, url: str, bodies: BodySet, write_path: str, authorization: str, duration_s: int) -> WrkResult:
-    """Load ``url`` for ``duration_s`` with ``bodies`` and return the counts."""
+def run_wrk(
+    *, url: str, bodies: BodySet, write_path: str, authorization: str, duration_s: int, connections: int = CONNECTIONS
+) -> WrkResult:
+    """Load ``url`` for ``duration_s`` with ``bodies`` over ``connections`` and return the counts."""
     if bodies.count % THREADS:
         raise ValueError(f"{bodies.count} bodies are not a multiple of {THREADS} threads")
     argv = [
-        BINARY, f"-t{THREADS}", f"-c{CONNECTIONS}", f"-d{duration_s}s",
+        BINARY, f"-t{THREADS}", f"-c{connections}", f"-d{duration_s}s",
         f"--timeout={REQUEST_TIMEOUT_S}s", "-s", str(SCRIPT), url,
         "--", str(bodies.directory), str(bodies.count), write_path, authorization, str(THREADS),
     ]  # fmt: skip

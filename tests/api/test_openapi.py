@@ -105,5 +105,19 @@ def test_generated_requests_get_no_5xx_and_answers_match_the_schema(
             checks=[not_a_server_error, response_schema_conformance],
             timeout=30,
         )
+        if method in ("POST", "PUT"):
+            _assert_store_answers(fuzz_server, fuzzer["token"])
 
     run()
+
+
+def _assert_store_answers(srv: RunningServer, token: str) -> None:
+    """After a generated request, the store still answers: ``SELECT 1`` and a table of its own."""
+    headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+    with httpx.Client(base_url=srv.url, headers=headers, timeout=30) as c:
+        if c.post("/api/v1/sql?db=public", content="SELECT count(*) AS n FROM fuzz_sentinel").status_code != 200:
+            assert c.post("/api/v1/write?db=public", content="fuzz_sentinel v=1 1").status_code == 200
+        one = c.post("/api/v1/sql?db=public", content="SELECT 1 AS one")
+        assert one.status_code == 200, one.text
+        sentinel = c.post("/api/v1/sql?db=public", content="SELECT count(*) AS n FROM fuzz_sentinel")
+        assert sentinel.status_code == 200, sentinel.text
