@@ -53,7 +53,7 @@ class Settings:
         default=200_000, metadata=_help("most rows the writer logs in one group commit (one fsync)")
     )
     max_inflight_write_bytes: int = field(
-        default=32 * 1024 * 1024,
+        default=8 * 1024 * 1024,
         metadata=_help(
             "body bytes that write requests in progress may hold (compressed bodies count 8x); more wait their turn"
         ),

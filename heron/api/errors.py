@@ -9,6 +9,7 @@ import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 
 from heron.api.envelopes import FAMILIES, native_error
@@ -67,6 +68,12 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
     return error_response(request, BadRequest("invalid request: " + "; ".join(problems)))
 
 
+async def _client_gone(request: Request, exc: Exception) -> Response:
+    """The client hung up before its body arrived: nothing to report, nobody to answer."""
+    log.info("client disconnected before sending its whole request", extra={"path": request.url.path})
+    return Response(status_code=400)
+
+
 async def _unexpected(request: Request, exc: Exception) -> Response:
     request_id = uuid.uuid4().hex[:12]
     log.exception("unhandled error", extra={"request_id": request_id, "path": request.url.path})
@@ -78,4 +85,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(HeronError, _heron_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(ClientDisconnect, _client_gone)
     app.add_exception_handler(Exception, _unexpected)
