@@ -8,6 +8,7 @@ at ``max_bytes`` of output instead of filling memory.
 from __future__ import annotations
 
 import zlib
+from collections.abc import AsyncIterator
 
 import zstandard
 from starlette.requests import Request
@@ -31,18 +32,40 @@ async def read_body(request: Request, *, max_bytes: int) -> bytes:
 
 
 async def read_raw_body(request: Request, *, max_bytes: int) -> bytes:
-    """The body as sent, refused (413) as soon as it is known to exceed ``max_bytes``."""
+    """The body as sent, refused (413) as soon as it is known to exceed ``max_bytes``.
+
+    Up to :data:`DISCARD_BYTES` of a refused body are read and thrown away first: a client
+    still sending would otherwise see the connection reset instead of the 413.
+    """
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > max_bytes:
+        if int(declared) <= max_bytes + DISCARD_BYTES:
+            await _discard(request.stream(), DISCARD_BYTES + max_bytes)
         raise PayloadTooLarge(f"request body of {declared} bytes exceeds the limit of {max_bytes} bytes")
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
+    stream = request.stream()
+    async for chunk in stream:
         size += len(chunk)
         if size > max_bytes:
+            chunks.clear()
+            await _discard(stream, DISCARD_BYTES)
             raise PayloadTooLarge(f"request body exceeds the limit of {max_bytes} bytes")
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+#: Most bytes of an over-size body read (and dropped) before the 413 is sent; beyond them
+#: the connection is closed with the answer.
+DISCARD_BYTES = 4 * 1024 * 1024
+
+
+async def _discard(stream: AsyncIterator[bytes], limit: int) -> None:
+    seen = 0
+    async for chunk in stream:
+        seen += len(chunk)
+        if seen > limit:
+            return
 
 
 def decompress(raw: bytes, encoding: str, *, max_bytes: int) -> bytes:
