@@ -124,7 +124,7 @@ def history_sql(
     bucket_ms = int(bucket_seconds) * 1000
     return (
         "SELECT CAST(service_id AS BIGINT) AS service, CAST(server_id AS BIGINT) AS server, "
-        f"epoch_ms(time) // {bucket_ms} * {bucket_ms} AS ts, "
+        f"epoch_ns(time) // {bucket_ms * 1_000_000} * {bucket_ms} AS ts, "
         "sum(delay_sum) / nullif(sum(delay_count), 0) AS delay, sum(ups) AS ups, sum(downs) AS downs "
         f"FROM ({' UNION ALL '.join(parts)}) GROUP BY ALL ORDER BY service, server, ts"
     )
@@ -150,11 +150,23 @@ def history(
 
 
 def server_history(
-    reader: Reader, server_id: int, *, span_seconds: int, bucket_seconds: int, now: float | None = None
+    reader: Reader,
+    server_id: int,
+    *,
+    span_seconds: int,
+    bucket_seconds: int,
+    rolled_up_until: float | None,
+    now: float | None = None,
 ) -> dict[int, VantageHistory]:
-    """Every monitor's buckets as seen from one vantage point, by monitor."""
+    """Every monitor's buckets as seen from one vantage point, by monitor (rollups when
+    ``rolled_up_until`` is given and the bucket is a multiple of 5 minutes)."""
+    use_rollups = rolled_up_until is not None and bucket_seconds % 300 == 0 and ROLLUP_TABLE in reader.tables
     sql = history_sql(
-        bucket_seconds=bucket_seconds, since_seconds=span_seconds, now=now or time.time(), server_id=server_id
+        bucket_seconds=bucket_seconds,
+        since_seconds=span_seconds,
+        now=now or time.time(),
+        server_id=server_id,
+        rolled_up_until=rolled_up_until if use_rollups else None,
     )
     out: dict[int, VantageHistory] = {}
     for service, _server, ts, delay, ups, downs in reader.rows(sql):
@@ -184,15 +196,19 @@ def uptime(reader: Reader, service_id: int, *, now: float | None = None) -> dict
     return out
 
 
-def daily_totals(reader: Reader, *, now: float | None = None) -> list[tuple[int, int, int, int, float, int]]:
-    """(monitor, UTC day, ups, downs, delay sum, delay count) over the overview's days."""
+def daily_totals(
+    reader: Reader, *, until: float, now: float | None = None
+) -> list[tuple[int, int, int, int, float, int]]:
+    """(monitor, UTC day, ups, downs, delay sum, delay count) over the overview's days, for results
+    before ``until`` (those after it the board counted itself)."""
     at = now or time.time()
     start_day = int(at // DAY_SECONDS) - OVERVIEW_DAYS + 1
     sql = (
-        "SELECT CAST(service_id AS BIGINT), CAST(floor(epoch(time) / 86400) AS BIGINT) AS day, "
+        "SELECT CAST(service_id AS BIGINT), epoch_ns(time) // 86400000000000 AS day, "
         "sum(up), count(*) - sum(up), coalesce(sum(delay_ms) FILTER (WHERE up = 1), 0), "
         "count(delay_ms) FILTER (WHERE up = 1) "
-        f"FROM {RESULTS_TABLE} WHERE time >= make_timestamp({start_day * DAY_SECONDS * 1_000_000}) GROUP BY ALL"
+        f"FROM {RESULTS_TABLE} WHERE time >= make_timestamp({start_day * DAY_SECONDS * 1_000_000}) "
+        f"AND time < make_timestamp({int(until * 1_000_000)}) GROUP BY ALL"
     )
     return [
         (int(m), int(d), int(u or 0), int(dn or 0), float(s or 0.0), int(c or 0))
