@@ -19,14 +19,13 @@ import asyncio
 import heapq
 import logging
 import time
-import zlib
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from heron.probes import checks
 from heron.probes.monitors import MonitorInfo
-from heron.probes.spec import ACTIVE_KINDS, ProbeResult
+from heron.probes.spec import ACTIVE_KINDS, ProbeResult, next_due
 
 log = logging.getLogger(__name__)
 
@@ -58,18 +57,6 @@ class SchedulerStats:
             "lag_max_ms": round(ordered[-1] * 1000, 3) if ordered else 0.0,
             "lag_samples": len(ordered),
         }
-
-
-def phase(monitor_id: int, interval_seconds: int) -> float:
-    """The monitor's offset within its interval: spread evenly, stable across restarts."""
-    return (zlib.crc32(monitor_id.to_bytes(8, "big")) % (interval_seconds * 1000)) / 1000.0
-
-
-def next_due(monitor: MonitorInfo, after: float) -> float:
-    interval = monitor.interval_seconds
-    offset = phase(monitor.id, interval)
-    cycles = (after - offset) // interval + 1
-    return cycles * interval + offset
 
 
 class Scheduler:
@@ -109,7 +96,7 @@ class Scheduler:
             if planned is not None and planned[1].interval_seconds == monitor.interval_seconds:
                 self._planned[monitor_id] = (planned[0], monitor)
                 continue
-            due = next_due(monitor, now)
+            due = next_due(monitor.id, monitor.interval_seconds, now)
             self._planned[monitor_id] = (due, monitor)
             heapq.heappush(self._heap, (due, monitor_id))
 

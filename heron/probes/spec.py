@@ -9,6 +9,7 @@ whatever an agent sends, and they become columns of the ``service_results`` tabl
 from __future__ import annotations
 
 import math
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeGuard
@@ -156,3 +157,16 @@ def failed(at: float, reason: str, **details: Any) -> ProbeResult:
 
 def ms(seconds: float) -> float:
     return round(seconds * 1000.0, 3)
+
+
+def phase(monitor_id: int, interval_seconds: int) -> float:
+    """A monitor's offset within its interval: spread evenly over monitors, stable across restarts,
+    so 2,000 monitors created together do not all fire in the same second."""
+    return (zlib.crc32(monitor_id.to_bytes(8, "big", signed=True)) % (interval_seconds * 1000)) / 1000.0
+
+
+def next_due(monitor_id: int, interval_seconds: int, after: float) -> float:
+    """The first due time of the monitor after ``after`` (Unix seconds)."""
+    offset = phase(monitor_id, interval_seconds)
+    cycles = (after - offset) // interval_seconds + 1
+    return float(cycles * interval_seconds + offset)
