@@ -18,6 +18,7 @@ that expires soon makes the monitor degraded is the state's rule (``cert_expiry_
 
 from __future__ import annotations
 
+import contextlib
 import re
 import socket
 import sys
@@ -310,7 +311,7 @@ def _unverified_der(host: str, port: int, opts: Mapping[str, Any], deadline: flo
     try:
         with (
             _connect(host, port, deadline, {}) as raw,
-            _tls_context(opts, verify=False).wrap_socket(raw, server_hostname=None if is_ip(host) else host) as sock,
+            _tls_context(opts, verify=False).wrap_socket(raw, server_hostname=host) as sock,
         ):
             return sock.getpeercert(binary_form=True)
     except OSError:
@@ -328,9 +329,7 @@ def _exchange(
 
             started = time.monotonic()
             try:
-                sock = _tls_context(opts, verify=True).wrap_socket(
-                    sock, server_hostname=None if is_ip(hop.host) else hop.host
-                )
+                sock = _tls_context(opts, verify=True).wrap_socket(sock, server_hostname=hop.host)
             except ssl.SSLCertVerificationError as exc:
                 der = _unverified_der(hop.host, hop.port, opts, deadline)
                 details.update(_cert_details(der, now))
@@ -414,16 +413,26 @@ async def _open(host: str, port: int, details: dict[str, Any]) -> tuple[asyncio.
     return reader, writer
 
 
+async def _closed(writer: asyncio.StreamWriter) -> None:
+    """Close and wait for the socket to be released (after a failed TLS handshake too)."""
+    import asyncio  # the agent runs the blocking checks and never loads asyncio
+
+    writer.close()
+    with contextlib.suppress(OSError, TimeoutError, *_ssl_errors()):
+        async with asyncio.timeout(1.0):
+            await writer.wait_closed()
+
+
 async def _unverified_der_async(host: str, port: int, opts: Mapping[str, Any]) -> bytes | None:
 
     try:
         _reader, writer = await _open(host, port, {})
         try:
-            await writer.start_tls(_tls_context(opts, verify=False), server_hostname=None if is_ip(host) else host)
+            await writer.start_tls(_tls_context(opts, verify=False), server_hostname=host)
             der: bytes | None = writer.get_extra_info("ssl_object").getpeercert(binary_form=True)
             return der
         finally:
-            writer.close()
+            await _closed(writer)
     except OSError:
         return None
 
@@ -440,9 +449,7 @@ async def _exchange_async(
 
             started = time.monotonic()
             try:
-                await writer.start_tls(
-                    _tls_context(opts, verify=True), server_hostname=None if is_ip(hop.host) else hop.host
-                )
+                await writer.start_tls(_tls_context(opts, verify=True), server_hostname=hop.host)
             except ssl.SSLCertVerificationError as exc:
                 der = await _unverified_der_async(hop.host, hop.port, opts)
                 details.update(_cert_details(der, now))
@@ -458,7 +465,7 @@ async def _exchange_async(
             if hop.feed(chunk) or not chunk:
                 break
     finally:
-        writer.close()
+        await _closed(writer)
     return der
 
 

@@ -78,6 +78,7 @@ async def check_async(spec: ProbeSpec, *, now: float) -> ProbeResult:
             _reader, writer = await asyncio.open_connection(address[0], port)
             delay = ms(time.monotonic() - started)
             writer.close()
+            await writer.wait_closed()
     except TimeoutError:
         return failed(now, f"timed out after {spec.timeout_seconds:g} s", **details)
     except OSError as exc:
