@@ -279,8 +279,7 @@ class MonitorStore:
         return _validated(_apply(current, changes))
 
     def _owned(self, user: Principal, monitor_id: int, action: Action) -> MonitorInfo:
-        self.reload()
-        current = self._snapshot.get(monitor_id)
+        current = self.all().get(monitor_id)
         if current is None:
             raise NotFound(f"no monitor with id {monitor_id}")
         require(user, action, current.resource)
@@ -300,8 +299,17 @@ class MonitorStore:
             s.add(m)
             s.flush()
             saved = _info(m)
-        self.reload()
+        self._put({saved.id: saved})
         return saved
+
+    def _put(self, changed: dict[int, MonitorInfo], removed: tuple[int, ...] = ()) -> None:
+        """Update the snapshot without re-reading every monitor (creating 2,000 stays linear)."""
+        with self._lock:
+            fresh = {**self._snapshot, **changed}
+            for monitor_id in removed:
+                fresh.pop(monitor_id, None)
+            self._snapshot = fresh
+            self.version += 1
 
     def delete(self, user: Principal, ids: list[int]) -> list[int]:
         """Delete monitors the caller may delete; all or nothing (one refused id refuses the batch)."""
@@ -312,7 +320,7 @@ class MonitorStore:
             self._owned(user, monitor_id, Action.DELETE)
         with self._meta.session() as s:
             s.execute(delete(Monitor).where(Monitor.id.in_(wanted)))
-        self.reload()
+        self._put({}, tuple(wanted))
         return wanted
 
 

@@ -40,10 +40,12 @@ class SchedulerStats:
     started: int = 0
     missed: int = 0
     running: int = 0
-    lags: deque[float] = field(default_factory=lambda: deque(maxlen=LAG_SAMPLES))
+    #: (check number, lag in seconds) of the last checks started.
+    lags: deque[tuple[int, float]] = field(default_factory=lambda: deque(maxlen=LAG_SAMPLES))
 
-    def snapshot(self) -> dict[str, float | int]:
-        ordered = sorted(self.lags)
+    def snapshot(self, *, since_check: int = 0) -> dict[str, float | int]:
+        """Counters, and lag percentiles over the checks started after check number ``since_check``."""
+        ordered = sorted(lag for number, lag in self.lags if number > since_check)
 
         def pct(p: float) -> float:
             return round(ordered[min(len(ordered) - 1, int(p * len(ordered)))] * 1000, 3) if ordered else 0.0
@@ -157,8 +159,8 @@ class Scheduler:
         try:
             async with self._semaphore:
                 started = time.time()
-                self.stats.lags.append(max(0.0, started - due))
                 self.stats.started += 1
+                self.stats.lags.append((self.stats.started, max(0.0, started - due)))
                 self.stats.running += 1
                 try:
                     result = await checks.check_async(monitor.spec, now=started)

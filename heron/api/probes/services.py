@@ -247,8 +247,11 @@ async def list_servers_with_services(
 
 
 @admin.get("/api/v1/service/scheduler", summary="The Heron node's check scheduler: lag, missed cycles (admin)")
-async def scheduler_stats(probes: ProbeService = Depends(probes_of)) -> dict[str, Any]:
-    stats = probes.scheduler.stats.snapshot()
+async def scheduler_stats(
+    since_check: int = Query(0, ge=0, description="lag percentiles over the checks started after this one"),
+    probes: ProbeService = Depends(probes_of),
+) -> dict[str, Any]:
+    stats = probes.scheduler.stats.snapshot(since_check=since_check)
     return {"success": True, "data": {**stats, "node": probes.node, "pending_rows_dropped": probes.board.dropped_rows}}
 
 
