@@ -21,11 +21,11 @@ from bench.agent import run_agent
 from bench.fleet import DEFAULT_AGENTS as FLEET_AGENTS
 from bench.fleet import run_fleet
 from bench.ingest import run_ingest
-from bench.procs import machine_busy_seconds
-from bench.progress import say
 from bench.probe_history import run_probe_history
 from bench.probes import DEFAULT_SECONDS as PROBE_SECONDS
 from bench.probes import run_probes
+from bench.procs import machine_busy_seconds
+from bench.progress import say
 from bench.push_routes import run_push_routes
 from bench.query import run_query
 from bench.remote_write import run_remote_write
