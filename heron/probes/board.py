@@ -38,9 +38,11 @@ log = logging.getLogger(__name__)
 #: The TSDB tables (tenant cnosdb, database public).
 RESULTS_TABLE = "service_results"
 EVENTS_TABLE = "service_events"
-ROLLUP_TABLE = "service_rollup_5m"
-#: Rollup bucket, and how long a bucket stays open after its end for results that come late.
-ROLLUP_SECONDS = 300
+#: Rollup tables by bucket size: 7d history reads the 5-minute one, 30d the 30-minute one.
+ROLLUP_TABLES: dict[int, str] = {300: "service_rollup_5m", 1800: "service_rollup_30m"}
+#: The coarsest bucket: the watermark ``rolled_up_until`` is a multiple of it (and so of every size).
+ROLLUP_WATERMARK_SECONDS = max(ROLLUP_TABLES)
+#: How long a bucket stays open after its end for results that come late.
 ROLLUP_SLACK_SECONDS = 60
 #: Rows kept for the TSDB when writing falls behind; the oldest tenth is dropped beyond this.
 MAX_PENDING_ROWS = 500_000
@@ -133,9 +135,9 @@ class StateBoard:
         self._subscribers: list[Subscriber] = []
         self.daily = DailyTotals()
         self.dropped_rows = 0
-        self._rollup: dict[tuple[int, int, int], list[float]] = {}
-        #: Every result before this (Unix seconds, a bucket boundary) is in the rollup table, or in
-        #: the buffer about to be written: 7d and 30d history read rollups before it and raw rows after.
+        self._rollup: dict[tuple[int, int, int, int], list[float]] = {}  # (size, monitor, vantage, bucket)
+        #: Every result before this (Unix seconds, a boundary of every bucket size) is in the rollup
+        #: tables, or in the buffer about to be written: 7d and 30d read rollups before it, raw rows after.
         self.rolled_up_until = 0
 
     # -- writing -----------------------------------------------------------------------------
@@ -155,12 +157,13 @@ class StateBoard:
             self.daily.add(
                 monitor.id, int(result.at // DAY_SECONDS), int(result.up), int(not result.up), delay, int(result.up)
             )
-            bucket = int(result.at // ROLLUP_SECONDS) * ROLLUP_SECONDS
-            cell = self._rollup.setdefault((monitor.id, server_id, bucket), [0, 0, 0.0, 0])
-            cell[0] += int(result.up)
-            cell[1] += int(not result.up)
-            cell[2] += delay
-            cell[3] += int(result.up and result.delay_ms is not None)
+            for size in ROLLUP_TABLES:
+                bucket = int(result.at // size) * size
+                cell = self._rollup.setdefault((size, monitor.id, server_id, bucket), [0, 0, 0.0, 0])
+                cell[0] += int(result.up)
+                cell[1] += int(not result.up)
+                cell[2] += delay
+                cell[3] += int(result.up and result.delay_ms is not None)
             change = None
             if moved is not None:
                 previous, reason = moved
@@ -239,7 +242,7 @@ class StateBoard:
 
     def start_rollups(self, now: float) -> None:
         """At start: what came before now was rolled up by the previous run (see :attr:`rolled_up_until`)."""
-        self.rolled_up_until = int(now // ROLLUP_SECONDS) * ROLLUP_SECONDS
+        self.rolled_up_until = int(now // ROLLUP_WATERMARK_SECONDS) * ROLLUP_WATERMARK_SECONDS
 
     def drain(self, *, now: float, final: bool = False) -> list[Batch]:
         """Result rows, state changes and closed rollup buckets buffered since the last call, as TSDB batches.
@@ -251,19 +254,22 @@ class StateBoard:
         with self._lock:
             rows, self._rows = self._rows, []
             events, self._events = self._events, []
-            horizon = int((now - ROLLUP_SLACK_SECONDS) // ROLLUP_SECONDS) * ROLLUP_SECONDS
-            closed = {k: v for k, v in self._rollup.items() if final or k[2] + ROLLUP_SECONDS <= horizon}
+            horizon = now - ROLLUP_SLACK_SECONDS
+            closed = {k: v for k, v in self._rollup.items() if final or k[3] + k[0] <= horizon}
             for key in closed:
                 del self._rollup[key]
             if not final:
-                self.rolled_up_until = max(self.rolled_up_until, horizon)
+                watermark = int(horizon // ROLLUP_WATERMARK_SECONDS) * ROLLUP_WATERMARK_SECONDS
+                self.rolled_up_until = max(self.rolled_up_until, watermark)
         batches = []
         if rows:
             batches.append(results_batch(rows))
         if events:
             batches.append(events_batch(events))
-        if closed:
-            batches.append(rollup_batch(closed))
+        for size, table in ROLLUP_TABLES.items():
+            cells = {k[1:]: v for k, v in closed.items() if k[0] == size}
+            if cells:
+                batches.append(rollup_batch(table, cells))
         return batches
 
     def count_lost(self, batches: list[Batch]) -> None:
@@ -325,11 +331,11 @@ def events_batch(events: list[StateChange]) -> Batch:
     )
 
 
-def rollup_batch(cells: dict[tuple[int, int, int], list[float]]) -> Batch:
-    """Rows of ``service_rollup_5m``: per monitor, vantage point and 5 minutes, the counts and delay sums."""
+def rollup_batch(table: str, cells: dict[tuple[int, int, int], list[float]]) -> Batch:
+    """Rows of a rollup table: per monitor, vantage point and bucket, the counts and delay sums."""
     keys = sorted(cells)
     return Batch(
-        table=ROLLUP_TABLE,
+        table=table,
         time=pa.array([k[2] * 1_000_000_000 for k in keys], type=pa.int64()),
         tags={
             "service_id": pa.array([str(k[0]) for k in keys], type=pa.string()),

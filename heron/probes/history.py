@@ -7,9 +7,9 @@ Python sees one row per bucket, never one per result:
   30 min for ``30d`` (at most 2,880 points a curve), each with its average delay over the
   successful checks and its up and down counts; ``total_up``/``total_down`` are sums of
   counts, so ``up_percent`` is exact, not sampled. ``1d`` reads the raw results; ``7d`` and
-  ``30d`` read the 5-minute rollups (:data:`heron.probes.board.ROLLUP_TABLE`) before the
-  board's ``rolled_up_until`` and raw results after it: 30 days of one monitor seen from
-  10 places every 30 s are 8.6 million results but 86,400 rollup rows.
+  ``30d`` read the 5-minute and 30-minute rollups (:data:`heron.probes.board.ROLLUP_TABLES`)
+  before the board's ``rolled_up_until`` and raw results after it: 30 days of one monitor
+  seen from 10 places every 30 s are 864,000 results but 14,400 rows of 30-minute rollups.
 * :func:`uptime` — exact up percentages over 24 h, 7 d, 30 d and 90 d from counts.
 * :func:`daily_totals` — per monitor and UTC day for the overview, read once at start.
 """
@@ -24,7 +24,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from heron.probes.board import DAY_SECONDS, OVERVIEW_DAYS, RESULTS_TABLE, ROLLUP_TABLE
+from heron.probes.board import DAY_SECONDS, OVERVIEW_DAYS, RESULTS_TABLE, ROLLUP_TABLES
 from heron.tsdb.sandbox import run_select
 
 #: Each period's length and bucket, in seconds (as the server metrics history).
@@ -96,11 +96,12 @@ def history_sql(
     service_id: int | None = None,
     server_id: int | None = None,
     rolled_up_until: float | None = None,
+    rollup_table: str = "",
 ) -> str:
     """Buckets per (service, vantage point); every value in it is a number Heron made.
 
-    With ``rolled_up_until``, results before it come from the rollup table and after it
-    from the raw one (``bucket_seconds`` must then be a multiple of the rollup's 5 minutes).
+    With ``rolled_up_until``, results before it come from ``rollup_table`` and after it from
+    the raw one (``bucket_seconds`` must then be a multiple of that table's bucket).
     """
     where = [f"time >= {_since(now, since_seconds)}"]
     if service_id is not None:
@@ -108,13 +109,15 @@ def history_sql(
     if server_id is not None:
         where.append(f"server_id = '{int(server_id)}'")
     raw_where = list(where)
+    if rollup_table and rollup_table not in ROLLUP_TABLES.values():
+        raise ValueError(f"not a rollup table: {rollup_table!r}")
     parts = []
-    if rolled_up_until is not None:
+    if rolled_up_until is not None and rollup_table:
         cut = f"make_timestamp({int(rolled_up_until * 1_000_000)})"
         raw_where.append(f"time >= {cut}")
         parts.append(
             "SELECT service_id, server_id, time, delay_sum, delay_count, ups, downs "
-            f"FROM {ROLLUP_TABLE} WHERE {' AND '.join([*where, f'time < {cut}'])}"
+            f"FROM {rollup_table} WHERE {' AND '.join([*where, f'time < {cut}'])}"
         )
     parts.append(
         "SELECT service_id, server_id, time, CASE WHEN up = 1 THEN delay_ms END AS delay_sum, "
@@ -130,6 +133,12 @@ def history_sql(
     )
 
 
+def rollup_for(reader: Reader, bucket_seconds: int) -> str:
+    """The coarsest rollup table whose bucket divides ``bucket_seconds`` (empty: read raw results)."""
+    sizes = [size for size in ROLLUP_TABLES if bucket_seconds % size == 0 and ROLLUP_TABLES[size] in reader.tables]
+    return ROLLUP_TABLES[max(sizes)] if sizes else ""
+
+
 def history(
     reader: Reader, service_id: int, period: str, *, rolled_up_until: float, now: float | None = None
 ) -> dict[int, VantageHistory]:
@@ -140,7 +149,8 @@ def history(
         since_seconds=span,
         now=now or time.time(),
         service_id=service_id,
-        rolled_up_until=rolled_up_until if period != "1d" and ROLLUP_TABLE in reader.tables else None,
+        rolled_up_until=rolled_up_until,
+        rollup_table=rollup_for(reader, bucket),
     )
     out: dict[int, VantageHistory] = {}
     for _service, server, ts, delay, ups, downs in reader.rows(sql):
@@ -159,14 +169,14 @@ def server_history(
     now: float | None = None,
 ) -> dict[int, VantageHistory]:
     """Every monitor's buckets as seen from one vantage point, by monitor (rollups when
-    ``rolled_up_until`` is given and the bucket is a multiple of 5 minutes)."""
-    use_rollups = rolled_up_until is not None and bucket_seconds % 300 == 0 and ROLLUP_TABLE in reader.tables
+    ``rolled_up_until`` is given and a rollup's bucket divides ``bucket_seconds``)."""
     sql = history_sql(
         bucket_seconds=bucket_seconds,
         since_seconds=span_seconds,
         now=now or time.time(),
         server_id=server_id,
-        rolled_up_until=rolled_up_until if use_rollups else None,
+        rolled_up_until=rolled_up_until,
+        rollup_table=rollup_for(reader, bucket_seconds),
     )
     out: dict[int, VantageHistory] = {}
     for service, _server, ts, delay, ups, downs in reader.rows(sql):
