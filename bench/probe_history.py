@@ -46,23 +46,23 @@ def _bodies(service_id: int, server_ids: list[int], end_s: int) -> tuple[list[by
     start_s = end_s - DAYS * 86_400
     raw: list[bytes] = []
     lines: list[str] = []
-    rollups: dict[tuple[int, int], list[float]] = {}
+    rollups: dict[tuple[int, int, int], list[float]] = {}
     for t in range(start_s, end_s, INTERVAL_S):
-        bucket = t - t % ROLLUP_S
         for server_id in server_ids:
-            tags = (
-                f"service_results,kind=tcp,server_id={server_id},server_name=hist-{server_id},service_id={service_id}"
-            )
-            cell = rollups.setdefault((bucket, server_id), [0, 0, 0.0, 0])
+            tags = f"service_results,kind=tcp,server_id={server_id},server_name=hist-{server_id},"
+            tags += f"service_id={service_id}"
+            cells = [rollups.setdefault((size, t - t % size, server_id), [0, 0, 0.0, 0]) for size in ROLLUP_TABLES]
             if rng.random() < 0.01:
                 lines.append(f'{tags} up=0i,state="down",reason="connection refused" {t}000000000')
-                cell[1] += 1
+                for cell in cells:
+                    cell[1] += 1
             else:
                 delay = round(5 + rng.random() * 20, 3)
                 lines.append(f'{tags} up=1i,state="up",delay_ms={delay},reason="" {t}000000000')
-                cell[0] += 1
-                cell[2] += delay
-                cell[3] += 1
+                for cell in cells:
+                    cell[0] += 1
+                    cell[2] += delay
+                    cell[3] += 1
             if len(lines) >= LINES_PER_BODY:
                 raw.append("\n".join(lines).encode())
                 lines = []
