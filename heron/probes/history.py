@@ -16,13 +16,13 @@ Python sees one row per bucket, never one per result:
 
 from __future__ import annotations
 
+import operator
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import duckdb
-import pyarrow as pa
 
 from heron.probes.board import DAY_SECONDS, OVERVIEW_DAYS, RESULTS_TABLE, ROLLUP_TABLES
 from heron.tsdb.sandbox import run_select
@@ -47,6 +47,11 @@ class Reader:
     max_rows: int
 
     def rows(self, sql: str) -> Iterator[tuple[Any, ...]]:
+        for columns in self.columns(sql):
+            yield from zip(*columns, strict=True)
+
+    def columns(self, sql: str) -> Iterator[list[list[Any]]]:
+        """The answer's columns as Python lists, one batch at a time (no per-row Python work)."""
         if RESULTS_TABLE not in self.tables:
             return
         stream = run_select(
@@ -54,29 +59,33 @@ class Reader:
         )
         try:
             for batch in stream:
-                columns = [c.to_pylist() for c in pa.Table.from_batches([batch]).columns]
-                yield from zip(*columns, strict=True)
+                yield [c.to_pylist() for c in batch.columns]
         finally:
             stream.close()
 
 
 @dataclass(slots=True)
 class VantageHistory:
+    """One curve as columns: bucket start (ms), average delay of the successes, ups, downs."""
+
     server_id: int
-    points: list[tuple[int, float, int, int]] = field(default_factory=list)  # ts ms, delay, ups, downs
+    ts: list[int] = field(default_factory=list)
+    delay: list[float] = field(default_factory=list)
+    ups: list[int] = field(default_factory=list)
+    downs: list[int] = field(default_factory=list)
 
     @property
     def total_up(self) -> int:
-        return sum(p[2] for p in self.points)
+        return sum(self.ups)
 
     @property
     def total_down(self) -> int:
-        return sum(p[3] for p in self.points)
+        return sum(self.downs)
 
     @property
     def avg_delay(self) -> float:
-        weight = sum(p[2] for p in self.points if p[2])
-        return round(sum(p[1] * p[2] for p in self.points if p[2]) / weight, 3) if weight else 0.0
+        weight = self.total_up
+        return round(sum(map(operator.mul, self.delay, self.ups)) / weight, 3) if weight else 0.0
 
     @property
     def up_percent(self) -> float:
@@ -128,9 +137,30 @@ def history_sql(
     return (
         "SELECT CAST(service_id AS BIGINT) AS service, CAST(server_id AS BIGINT) AS server, "
         f"epoch_ns(time) // {bucket_ms * 1_000_000} * {bucket_ms} AS ts, "
-        "sum(delay_sum) / nullif(sum(delay_count), 0) AS delay, sum(ups) AS ups, sum(downs) AS downs "
+        "coalesce(round(sum(delay_sum) / nullif(sum(delay_count), 0), 3), 0.0) AS delay, "
+        "CAST(sum(ups) AS BIGINT) AS ups, CAST(sum(downs) AS BIGINT) AS downs "
         f"FROM ({' UNION ALL '.join(parts)}) GROUP BY ALL ORDER BY service, server, ts"
     )
+
+
+def _curves(reader: Reader, sql: str, key_column: int, server_id: int | None) -> dict[int, VantageHistory]:
+    """Split the ordered answer into one curve per value of column ``key_column`` (0 service, 1 server)."""
+    out: dict[int, VantageHistory] = {}
+    for columns in reader.columns(sql):
+        keys, ts, delay, ups, downs = columns[key_column], columns[2], columns[3], columns[4], columns[5]
+        start = 0
+        while start < len(keys):
+            end = start
+            while end < len(keys) and keys[end] == keys[start]:
+                end += 1
+            key = int(keys[start])
+            curve = out.setdefault(key, VantageHistory(server_id if server_id is not None else key))
+            curve.ts += ts[start:end]
+            curve.delay += delay[start:end]
+            curve.ups += ups[start:end]
+            curve.downs += downs[start:end]
+            start = end
+    return out
 
 
 def rollup_for(reader: Reader, bucket_seconds: int) -> str:
@@ -152,11 +182,7 @@ def history(
         rolled_up_until=rolled_up_until,
         rollup_table=rollup_for(reader, bucket),
     )
-    out: dict[int, VantageHistory] = {}
-    for _service, server, ts, delay, ups, downs in reader.rows(sql):
-        vantage = out.setdefault(int(server), VantageHistory(int(server)))
-        vantage.points.append((int(ts), round(float(delay), 3) if delay is not None else 0.0, int(ups), int(downs)))
-    return out
+    return _curves(reader, sql, 1, None)
 
 
 def server_history(
@@ -178,11 +204,7 @@ def server_history(
         rolled_up_until=rolled_up_until,
         rollup_table=rollup_for(reader, bucket_seconds),
     )
-    out: dict[int, VantageHistory] = {}
-    for service, _server, ts, delay, ups, downs in reader.rows(sql):
-        vantage = out.setdefault(int(service), VantageHistory(server_id))
-        vantage.points.append((int(ts), round(float(delay), 3) if delay is not None else 0.0, int(ups), int(downs)))
-    return out
+    return _curves(reader, sql, 0, server_id)
 
 
 def uptime(reader: Reader, service_id: int, *, now: float | None = None) -> dict[str, float | None]:

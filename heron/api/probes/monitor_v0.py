@@ -11,12 +11,12 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Response
 from starlette.concurrency import run_in_threadpool
 
 from heron.api.deps import current_principal, services
 from heron.api.probes.runtime import probes_of
-from heron.api.probes.services import service_infos
+from heron.api.probes.services import json_response, service_infos
 from heron.api.schemas import ObjectId
 from heron.api.services import Services
 from heron.auth.users import Principal
@@ -28,13 +28,17 @@ DAY_SECONDS = 86_400
 MINUTE_SECONDS = 60
 
 
-@router.get("/api/v1/monitor/{server_id}", summary="ICMP, TCP and other monitors seen from a server, 24 h (Nezha v0)")
+@router.get(
+    "/api/v1/monitor/{server_id}",
+    summary="ICMP, TCP and other monitors seen from a server, 24 h (Nezha v0)",
+    response_model=dict[str, Any],
+)
 async def server_monitors_v0(
     server_id: ObjectId,
     svc: Services = Depends(services),
     principal: Principal = Depends(current_principal),
     probes: ProbeService = Depends(probes_of),
-) -> dict[str, Any]:
+) -> Response:
     await asyncio.wrap_future(svc.writer.sync())
     items = await run_in_threadpool(
         lambda: service_infos(
@@ -42,4 +46,4 @@ async def server_monitors_v0(
         )
     )
     result = [{k: v for k, v in item.items() if k != "display_index"} for item in items]
-    return {"code": 0, "message": "success", "result": result}
+    return json_response({"code": 0, "message": "success", "result": result})

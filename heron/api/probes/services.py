@@ -27,7 +27,8 @@ import asyncio
 import time
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Query
+import orjson
+from fastapi import APIRouter, Body, Depends, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
@@ -170,6 +171,12 @@ def _server_names(svc: Services, probes: ProbeService, principal: Principal) -> 
     return names
 
 
+def json_response(body: dict[str, Any]) -> Response:
+    """A large answer encoded by orjson directly (FastAPI's encoder walks every value in Python:
+    a 30-day history of 10 vantage points is 14,400 points)."""
+    return Response(orjson.dumps(body), media_type="application/json")
+
+
 def _period(period: str) -> str:
     if period not in history.PERIODS:
         raise BadRequest(f"period: unknown period {period!r}; one of: {', '.join(history.PERIODS)}")
@@ -189,7 +196,7 @@ def _stats(vantage: history.VantageHistory) -> dict[str, Any]:
         "total_down": vantage.total_down,
         "data_points": [
             {"ts": ts, "delay": delay, "status": 0 if downs and not ups else 1}
-            for ts, delay, ups, downs in vantage.points
+            for ts, delay, ups, downs in zip(vantage.ts, vantage.delay, vantage.ups, vantage.downs, strict=True)
         ],
     }
 
@@ -304,14 +311,18 @@ async def delete_services(
     return {"success": True, "data": None}
 
 
-@router.get("/api/v1/service/{service_id}/history", summary="A monitor's history per vantage point (Nezha v1)")
+@router.get(
+    "/api/v1/service/{service_id}/history",
+    summary="A monitor's history per vantage point (Nezha v1)",
+    response_model=dict[str, Any],
+)
 async def service_history(
     service_id: ObjectId,
     period: str = Query("1d", description=PERIOD_HELP),
     svc: Services = Depends(services),
     principal: Principal = Depends(current_principal),
     probes: ProbeService = Depends(probes_of),
-) -> dict[str, Any]:
+) -> Response:
     monitor = _monitor_for(probes, principal, service_id)
     require(principal, Action.READ, Resource("history", owner_id=monitor.owner_id, period=_period(period)))
     await _synced(svc)
@@ -324,7 +335,9 @@ async def service_history(
         for server_id, vantage in sorted(found.items())
         if server_id in names
     ]
-    return {"success": True, "data": {"service_id": monitor.id, "service_name": monitor.name, "servers": servers}}
+    return json_response(
+        {"success": True, "data": {"service_id": monitor.id, "service_name": monitor.name, "servers": servers}}
+    )
 
 
 @router.get("/api/v1/service/{service_id}/server", summary="The vantage points running a monitor, with their state")
@@ -402,7 +415,7 @@ def service_infos(
         monitor = monitors.get(monitor_id)
         if monitor is None:
             continue
-        points = [p for p in vantage.points if p[2]]
+        points = [(ts, delay) for ts, delay, ups in zip(vantage.ts, vantage.delay, vantage.ups, strict=True) if ups]
         out.append(
             {
                 "monitor_id": monitor.id,
@@ -417,18 +430,22 @@ def service_infos(
     return out
 
 
-@router.get("/api/v1/server/{server_id}/service", summary="Every monitor's history seen from one server (Nezha v1)")
+@router.get(
+    "/api/v1/server/{server_id}/service",
+    summary="Every monitor's history seen from one server (Nezha v1)",
+    response_model=dict[str, Any],
+)
 async def server_services(
     server_id: ObjectId,
     period: str = Query("1d", description=PERIOD_HELP),
     svc: Services = Depends(services),
     principal: Principal = Depends(current_principal),
     probes: ProbeService = Depends(probes_of),
-) -> dict[str, Any]:
+) -> Response:
     span, bucket = history.PERIODS[_period(period)]
     require(principal, Action.READ, Resource("history", period=period))
     await _synced(svc)
     items = await run_in_threadpool(
         lambda: service_infos(svc, probes, principal, server_id, span_seconds=span, bucket_seconds=bucket)
     )
-    return {"success": True, "data": items}
+    return json_response({"success": True, "data": items})
