@@ -203,19 +203,20 @@ def _peer_phase(workdir: Path, listed: dict[str, list[str]], seconds: int) -> tu
         with running(prometheus) as started:
             say(f"probes: Prometheus and blackbox_exporter warming up {WARMUP_S:.0f} s, then measuring {seconds} s")
             time.sleep(WARMUP_S)
-            usage = measure([exporter.pid, started.pid], seconds)
+            prometheus_pid = started.pid
+            usage = measure([exporter.pid, prometheus_pid], seconds)
             with started.client(timeout_s=30) as client:
                 answer = client.get("/api/v1/query", params={"query": "count(probe_success == 1)"}).json()
                 probed = answer["data"]["result"]
     wall = usage[exporter.pid].wall_s
     values = {
-        "cpu_percent": round(100 * (usage[exporter.pid].cpu_s + usage[started.pid].cpu_s) / wall, 2),
-        "rss_mib": round((usage[exporter.pid].peak_rss_bytes + usage[started.pid].peak_rss_bytes) / MIB, 1),
+        "cpu_percent": round(100 * (usage[exporter.pid].cpu_s + usage[prometheus_pid].cpu_s) / wall, 2),
+        "rss_mib": round((usage[exporter.pid].peak_rss_bytes + usage[prometheus_pid].peak_rss_bytes) / MIB, 1),
     }
     checks = {
         "peer_targets_succeeding": int(probed[0]["value"][1]) if probed else 0,
         "peer_blackbox_cpu_percent": round(usage[exporter.pid].cpu_percent, 2),
-        "peer_prometheus_cpu_percent": round(usage[started.pid].cpu_percent, 2),
+        "peer_prometheus_cpu_percent": round(usage[prometheus_pid].cpu_percent, 2),
     }
     return values, checks
 
