@@ -1,16 +1,16 @@
 """The monitor scheduler under load, beside Prometheus driving blackbox_exporter, on the same targets.
 
 Targets, all on 127.0.0.0/8 and served by one helper process: a small HTTP server (1,000
-URLs), 20 listening sockets on 127.0.0.2-21 (1,000 TCP monitors spread over them) and 200
-loopback addresses for ICMP. Heron gets 1,000 HTTP + 1,000 TCP + 200 ICMP monitors (one echo
-each) every 30 s through its API and runs them from the node; after a warm-up cycle the
-benchmark measures Heron's CPU and RSS over whole cycles and reads the scheduler's lag (due
+URLs), 1,000 listening sockets on 127.0.0.2-21 (one per TCP monitor: Prometheus merges
+identical targets, so each must differ) and 200 loopback addresses for ICMP. Heron gets
+1,000 HTTP + 1,000 TCP + 200 ICMP monitors (one echo each) every 30 s through its API and
+runs them from the node; after a warm-up cycle the benchmark measures Heron's CPU and RSS over whole cycles and reads the scheduler's lag (due
 time to start, p50 and p99) and missed cycles from ``GET /api/v1/service/scheduler``.
 
 The peer is the usual Prometheus way: Debian's ``prometheus-blackbox-exporter`` probing the
 same 2,200 targets (modules ``http_2xx``, ``tcp_connect``, ``icmp``), driven by Debian's
-``prometheus`` scraping it every 30 s; their CPU and RSS are summed. ``count(probe_success)``
-in Prometheus shows that every target was probed.
+``prometheus`` scraping it every 30 s; their CPU and RSS are summed. ``probe_success`` per
+job in Prometheus shows that every target was probed.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from bench.systems.prometheus import Prometheus
 
 BLACKBOX = "prometheus-blackbox-exporter"
 HTTP_MONITORS, TCP_MONITORS, ICMP_MONITORS = 1000, 1000, 200
-TCP_LISTENERS = 20
+TCP_ADDRESSES = 20
 INTERVAL_S = 30
 WARMUP_S = 40.0
 DEFAULT_SECONDS = 90
@@ -59,7 +59,9 @@ METRICS = [
 
 #: The targets process: prints its ports as one JSON line, then serves until killed.
 _TARGETS = r"""
-import http.server, json, selectors, socket, sys, threading
+import http.server, json, resource, selectors, socket, sys, threading
+soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 65536), hard))
 class H(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     def do_GET(self):
@@ -67,12 +69,11 @@ class H(http.server.BaseHTTPRequestHandler):
     def log_message(self, *a): pass
 web = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H); web.daemon_threads = True
 threading.Thread(target=web.serve_forever, daemon=True).start()
-sel = selectors.DefaultSelector(); port = 0
+sel = selectors.DefaultSelector(); tcp = []
 for i in range(int(sys.argv[1])):
-    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind((f"127.0.0.{2 + i}", port)); port = s.getsockname()[1]; s.listen(1024); s.setblocking(False)
-    sel.register(s, selectors.EVENT_READ)
-print(json.dumps({"http": web.server_address[1], "tcp": port}), flush=True)
+    s = socket.socket(); s.bind((f"127.0.0.{2 + i % int(sys.argv[2])}", 0)); s.listen(64); s.setblocking(False)
+    sel.register(s, selectors.EVENT_READ); tcp.append("%s:%d" % s.getsockname())
+print(json.dumps({"http": web.server_address[1], "tcp": tcp}), flush=True)
 while True:
     for key, _ in sel.select():
         try:
@@ -83,23 +84,25 @@ while True:
 
 
 @contextmanager
-def targets() -> Iterator[dict[str, int]]:
+def targets() -> Iterator[dict[str, Any]]:
     process = subprocess.Popen(
-        [sys.executable, "-c", _TARGETS, str(TCP_LISTENERS)], stdout=subprocess.PIPE, stdin=subprocess.DEVNULL
+        [sys.executable, "-c", _TARGETS, str(TCP_MONITORS), str(TCP_ADDRESSES)],
+        stdout=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
     )
     try:
         assert process.stdout is not None
-        ports: dict[str, int] = json.loads(process.stdout.readline())
+        ports: dict[str, Any] = json.loads(process.stdout.readline())
         yield ports
     finally:
         process.terminate()
         process.wait(timeout=10)
 
 
-def target_list(ports: dict[str, int]) -> dict[str, list[str]]:
+def target_list(ports: dict[str, Any]) -> dict[str, list[str]]:
     return {
         "http": [f"http://127.0.0.1:{ports['http']}/m{i}" for i in range(HTTP_MONITORS)],
-        "tcp": [f"127.0.0.{2 + i % TCP_LISTENERS}:{ports['tcp']}" for i in range(TCP_MONITORS)],
+        "tcp": list(ports["tcp"]),
         "icmp": [f"127.0.{1 + i // 250}.{1 + i % 250}" for i in range(ICMP_MONITORS)],
     }
 
@@ -206,15 +209,15 @@ def _peer_phase(workdir: Path, listed: dict[str, list[str]], seconds: int) -> tu
             prometheus_pid = started.pid
             usage = measure([exporter.pid, prometheus_pid], seconds)
             with started.client(timeout_s=30) as client:
-                answer = client.get("/api/v1/query", params={"query": "count(probe_success == 1)"}).json()
-                probed = answer["data"]["result"]
+                query = "count by (job) (probe_success == 1)"
+                probed = client.get("/api/v1/query", params={"query": query}).json()["data"]["result"]
     wall = usage[exporter.pid].wall_s
     values = {
         "cpu_percent": round(100 * (usage[exporter.pid].cpu_s + usage[prometheus_pid].cpu_s) / wall, 2),
         "rss_mib": round((usage[exporter.pid].peak_rss_bytes + usage[prometheus_pid].peak_rss_bytes) / MIB, 1),
     }
     checks = {
-        "peer_targets_succeeding": int(probed[0]["value"][1]) if probed else 0,
+        "peer_targets_succeeding": {r["metric"]["job"]: int(r["value"][1]) for r in probed},
         "peer_blackbox_cpu_percent": round(usage[exporter.pid].cpu_percent, 2),
         "peer_prometheus_cpu_percent": round(usage[prometheus_pid].cpu_percent, 2),
     }

@@ -256,9 +256,10 @@ class MonitorStore:
         with self._meta.session() as s:
             fresh = {m.id: _info(m) for m in s.scalars(select(Monitor))}
         with self._lock:
-            if fresh != self._snapshot:
+            if fresh != self._snapshot:  # a new snapshot object only for a real change (readers compare identity)
                 self.version += 1
-            self._snapshot, self._loaded = fresh, time.monotonic()
+                self._snapshot = fresh
+            self._loaded = time.monotonic()
 
     def get(self, monitor_id: int) -> MonitorInfo | None:
         return self.all().get(monitor_id)

@@ -83,14 +83,22 @@ class Scheduler:
         self._running: set[int] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
+        self._dirty = True
+        self._seen: dict[int, MonitorInfo] | None = None
         self.stats = SchedulerStats()
 
     def changed(self) -> None:
-        """Monitors were created, changed or deleted: re-plan now rather than within a second."""
+        """Monitors or agents changed: re-plan now rather than within a second."""
+        self._dirty = True
         self._wake.set()
 
     def _replan(self, now: float) -> None:
-        current = {m.id: m for m in self._monitors().values() if m.enabled and self._selected(m)}
+        """Follow the monitors; only when they or the agents changed (the loop wakes for every due check)."""
+        snapshot = self._monitors()
+        if not self._dirty and snapshot is self._seen:
+            return
+        self._dirty, self._seen = False, snapshot
+        current = {m.id: m for m in snapshot.values() if m.enabled and self._selected(m)}
         for monitor_id in [i for i in self._planned if i not in current]:
             del self._planned[monitor_id]
         for monitor_id, monitor in current.items():
@@ -114,7 +122,6 @@ class Scheduler:
                 task.cancel()
 
     async def _loop(self) -> None:
-        self._replan(time.time())
         while True:
             now = time.time()
             self._wake.clear()
