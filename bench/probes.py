@@ -4,8 +4,9 @@ Targets, all on 127.0.0.0/8 and served by one helper process: a small HTTP serve
 URLs), 1,000 listening sockets on 127.0.0.2-21 (one per TCP monitor: Prometheus merges
 identical targets, so each must differ) and 200 loopback addresses for ICMP. Heron gets
 1,000 HTTP + 1,000 TCP + 200 ICMP monitors (one echo each) every 30 s through its API and
-runs them from the node; after a warm-up cycle the benchmark measures Heron's CPU and RSS over whole cycles and reads the scheduler's lag (due
-time to start, p50 and p99) and missed cycles from ``GET /api/v1/service/scheduler``.
+runs them from the node; after a warm-up cycle the benchmark measures Heron's CPU and RSS
+over whole cycles and reads the scheduler's lag (due time to start, p50 and p99) and missed
+cycles from ``GET /api/v1/service/scheduler``.
 
 The peer is the usual Prometheus way: Debian's ``prometheus-blackbox-exporter`` probing the
 same 2,200 targets (modules ``http_2xx``, ``tcp_connect``, ``icmp``), driven by Debian's
