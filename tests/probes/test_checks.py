@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import shlex
+import shutil
+import subprocess
+import sys
 import time
 from typing import Any
 
@@ -147,3 +152,26 @@ def test_icmp_uses_raw_sockets_as_root_and_datagram_sockets_where_allowed(
             privileged_mode(euid=euid, groups=groups, ping_group_range=text)
     else:
         assert privileged_mode(euid=euid, groups=groups, ping_group_range=text) is expected
+
+
+DATAGRAM_PING = """
+import time
+from heron.probes.checks import icmp
+from heron.probes.spec import ProbeSpec
+assert icmp.privileged_mode(euid=1000, groups=[1000], ping_group_range=open(icmp.PING_GROUP_RANGE).read()) is False
+echoes = icmp._echo("127.0.0.1", count=2, interval=0.05, timeout=2, privileged=False)
+print(echoes.packets_sent, echoes.packets_received)
+"""
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("unshare") is None, reason="needs root and unshare")
+def test_icmp_over_unprivileged_datagram_sockets_where_the_kernel_allows_them() -> None:
+    """In a network namespace of its own (so the host's sysctl stays as it is), with
+    ping_group_range opened to every group, the agent's echo works over datagram sockets."""
+    script = (
+        "ip link set lo up && sysctl -qw net.ipv4.ping_group_range='0 2147483647' && "
+        f"{shlex.quote(sys.executable)} -c {shlex.quote(DATAGRAM_PING)}"
+    )
+    done = subprocess.run(["unshare", "-n", "sh", "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["2", "2"]

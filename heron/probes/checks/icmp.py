@@ -1,21 +1,30 @@
 """ICMP echo ("ping"): ``count`` echo requests; up when any reply came, delay = the average round trip.
 
-icmplib sends the packets. Raw sockets need root (or CAP_NET_RAW); Linux also offers
-unprivileged ICMP datagram sockets to the groups in ``net.ipv4.ping_group_range``. So:
-root uses raw sockets, anyone else datagram sockets when the kernel allows them for one of
-their groups, and otherwise the check fails saying what to change (:func:`privileged_mode`).
+Raw sockets need root (or CAP_NET_RAW); Linux also offers unprivileged ICMP datagram
+sockets to the groups in ``net.ipv4.ping_group_range``. So: root uses raw sockets, anyone
+else datagram sockets when the kernel allows them for one of their groups, and otherwise the
+check fails saying what to change (:func:`privileged_mode`).
+
+The server's asyncio form sends with icmplib. The agent's blocking form speaks ICMP itself
+(:func:`_echo`, RFC 792 and RFC 4443 echo request and reply, a few dozen lines): icmplib
+imports asyncio, and with it ssl, at import time, about 5 MiB of the agent's 25 MiB budget.
 """
 
 from __future__ import annotations
 
 import os
+import select
+import socket
+import struct
+import time
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from heron.core.errors import BadRequest
 from heron.probes.checks import known_options, option, parse_host
-from heron.probes.spec import ProbeResult, ProbeSpec, failed
+from heron.probes.spec import ProbeResult, ProbeSpec, failed, ms
 
 OPTIONS = {"count", "interval_ms"}
 DEFAULT_COUNT = 3
@@ -99,16 +108,90 @@ def _failure(exc: Exception, now: float) -> ProbeResult:
     return failed(now, f"ICMP failed: {exc}")
 
 
-def check(spec: ProbeSpec, *, now: float) -> ProbeResult:
-    from icmplib import ICMPLibError, ping
+@dataclass
+class Echoes:
+    """What :func:`_echo` saw, with icmplib's ``Host`` attribute names (so one ``_result`` reads both)."""
 
+    packets_sent: int = 0
+    rtts: list[float] = field(default_factory=list)
+
+    @property
+    def packets_received(self) -> int:
+        return len(self.rtts)
+
+    @property
+    def packet_loss(self) -> float:
+        return 1.0 - self.packets_received / self.packets_sent if self.packets_sent else 1.0
+
+    @property
+    def min_rtt(self) -> float:
+        return round(min(self.rtts), 3)
+
+    @property
+    def avg_rtt(self) -> float:
+        return round(sum(self.rtts) / len(self.rtts), 3)
+
+    @property
+    def max_rtt(self) -> float:
+        return round(max(self.rtts), 3)
+
+
+def _checksum(data: bytes) -> int:
+    """The Internet checksum (RFC 1071)."""
+    if len(data) % 2:
+        data += b"\0"
+    total: int = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    total = (total >> 16) + (total & 0xFFFF)
+    total += total >> 16
+    return ~total & 0xFFFF
+
+
+def _echo(address: str, *, count: int, interval: float, timeout: float, privileged: bool) -> Echoes:
+    """Send ``count`` echo requests to ``address`` and wait up to ``timeout`` for each reply."""
+    info = socket.getaddrinfo(address, None, type=socket.SOCK_RAW)[0]
+    family, target = info[0], info[4]
+    v6 = family == socket.AF_INET6
+    proto = socket.IPPROTO_ICMPV6 if v6 else socket.IPPROTO_ICMP
+    request, reply = (128, 129) if v6 else (8, 0)
+    ident = os.getpid() & 0xFFFF
+    echoes = Echoes()
+    with socket.socket(family, socket.SOCK_RAW if privileged else socket.SOCK_DGRAM, proto) as sock:
+        for seq in range(count):
+            if seq:
+                time.sleep(interval)
+            header = struct.pack("!BBHHH", request, 0, 0, ident, seq)
+            payload = b"heron-monitor" + bytes(19)
+            packet = struct.pack("!BBHHH", request, 0, 0 if v6 else _checksum(header + payload), ident, seq) + payload
+            sent = time.monotonic()
+            sock.sendto(packet, target)
+            echoes.packets_sent += 1
+            deadline = sent + timeout
+            while (left := deadline - time.monotonic()) > 0:
+                if not select.select([sock], [], [], left)[0]:
+                    break
+                data = sock.recv(2048)
+                if privileged and not v6:
+                    data = data[(data[0] & 0x0F) * 4 :]  # a raw IPv4 socket gives the IP header too
+                if len(data) < 8:
+                    continue
+                kind, _code, _sum, got_id, got_seq = struct.unpack("!BBHHH", data[:8])
+                # Datagram sockets: the kernel sets the id and hands this socket only its own replies.
+                if kind == reply and got_seq == seq and (got_id == ident or not privileged):
+                    echoes.rtts.append(ms(time.monotonic() - sent))
+                    break
+    return echoes
+
+
+def check(spec: ProbeSpec, *, now: float) -> ProbeResult:
     try:
-        host = ping(parse_host(spec.target), privileged=_mode(), **_arguments(spec))
+        echoes = _echo(parse_host(spec.target), privileged=_mode(), **_arguments(spec))
     except IcmpUnavailable as exc:
         return failed(now, str(exc))
-    except (ICMPLibError, OSError) as exc:
-        return _failure(exc, now)
-    return _result(host, now)
+    except socket.gaierror:
+        return failed(now, "name does not resolve")
+    except OSError as exc:
+        return failed(now, f"ICMP failed: {exc.strerror or exc}")
+    return _result(echoes, now)
 
 
 async def check_async(spec: ProbeSpec, *, now: float) -> ProbeResult:
