@@ -108,18 +108,19 @@ def test_the_running_agent_imports_no_server_module() -> None:
 
 
 def test_an_agent_running_monitors_loads_only_what_its_checks_need(server: RunningServer) -> None:
-    """TCP and plain-HTTP monitors assigned: the runner, those two checks and h11; no asyncio, no ssl,
-    no ICMP or DNS library, none of the server's monitor modules."""
+    """TCP, plain-HTTP and ICMP monitors assigned: the runner, those checks and h11; no asyncio, no ssl,
+    no icmplib (the agent's echo is its own), no DNS library, none of the server's monitor modules."""
     name = "import-probes-" + secrets.token_hex(3)
     with server.client() as c, socket.socket() as listener:
         listener.bind(("127.0.0.1", 0))
         listener.listen(16)
         port = listener.getsockname()[1]
         token = c.post("/api/v1/token", json={"note": "imports"}).json()["data"]["token"]
+        monitors = (("tcp", f"127.0.0.1:{port}"), ("http", f"http://127.0.0.1:{port}/"), ("icmp", "127.0.0.1"))
         created = [
             c.post("/api/v1/service", json={"name": f"{name} {kind}", "type": kind, "target": target, "duration": 1,
                                             "heron_vantage": "never"}).json()["data"]
-            for kind, target in (("tcp", f"127.0.0.1:{port}"), ("http", f"http://127.0.0.1:{port}/"))
+            for kind, target in monitors
         ]  # fmt: skip
         command = [sys.executable, "-X", "importtime", "-m", "heron", "agent", "--server", server.url]
         command += ["--token", token, "--interval", "1", "--agent-id", name, "--name", name]
