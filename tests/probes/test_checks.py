@@ -164,7 +164,9 @@ print(echoes.packets_sent, echoes.packets_received)
 """
 
 
-@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("unshare") is None, reason="needs root and unshare")
+@pytest.mark.skipif(
+    os.geteuid() != 0 or shutil.which("unshare") is None or shutil.which("ip") is None, reason="needs root, unshare, ip"
+)
 def test_icmp_over_unprivileged_datagram_sockets_where_the_kernel_allows_them() -> None:
     """In a network namespace of its own (so the host's sysctl stays as it is), with
     ping_group_range opened to every group, the agent's echo works over datagram sockets."""
