@@ -92,6 +92,9 @@ def test_members_manage_their_own_monitors_and_guests_see_the_public_ones(
                 "127.0.0.1:9",
                 3,
             )
+            shown = guest.get(f"/api/v1/service/{mine}").json()["data"]
+            assert (shown["target"], shown["options"]) == ("", {})  # targets and headers may hold secrets
+            assert bob.get(f"/api/v1/service/{mine}").json()["data"]["target"] == "127.0.0.1:9"
             overview = guest.get("/api/v1/service").json()["data"]["services"]
             assert str(mine) in overview and str(hidden) not in overview
             assert guest.get(f"/api/v1/service/{hidden}/history").status_code == 404

@@ -118,7 +118,11 @@ def push_path(monitor: MonitorInfo) -> str | None:
 
 
 def service_item(monitor: MonitorInfo, *, manage: bool) -> dict[str, Any]:
-    """One monitor in Nezha v1's ``Service`` field names, with Heron's beside them."""
+    """One monitor in Nezha v1's ``Service`` field names, with Heron's beside them.
+
+    Those who may not change the monitor (guests, other members) do not see its target,
+    options or push URL: a URL may carry a token, and options hold request headers.
+    """
     return {
         "id": monitor.id,
         "created_at": monitor.created_at.isoformat(),
@@ -127,7 +131,7 @@ def service_item(monitor: MonitorInfo, *, manage: bool) -> dict[str, Any]:
         "name": monitor.name,
         "type": KIND_NUMBERS[monitor.kind],
         "kind": monitor.kind,
-        "target": monitor.target,
+        "target": monitor.target if manage else "",
         "duration": monitor.interval_seconds,
         "timeout": monitor.timeout_seconds,
         "retries": monitor.retries,
@@ -146,7 +150,7 @@ def service_item(monitor: MonitorInfo, *, manage: bool) -> dict[str, Any]:
         "enable_trigger_task": False,
         "fail_trigger_tasks": [],
         "recover_trigger_tasks": [],
-        "options": monitor.options,
+        "options": monitor.options if manage else {},
         "push_url": push_path(monitor) if manage else None,
     }
 
