@@ -22,6 +22,9 @@ from bench.fleet import DEFAULT_AGENTS as FLEET_AGENTS
 from bench.fleet import run_fleet
 from bench.ingest import run_ingest
 from bench.overload import run_overload
+from bench.probe_history import run_probe_history
+from bench.probes import DEFAULT_SECONDS as PROBE_SECONDS
+from bench.probes import run_probes
 from bench.procs import machine_busy_seconds
 from bench.progress import say
 from bench.push_routes import run_push_routes
@@ -30,7 +33,14 @@ from bench.remote_write import run_remote_write
 from bench.report import write_report
 
 INSTALL_SCRIPT = Path(__file__).with_name("install-peers.sh")
-PEER_BINARIES = ("influxd", "victoria-metrics", "wrk", "prometheus", "prometheus-node-exporter")
+PEER_BINARIES = (
+    "influxd",
+    "victoria-metrics",
+    "wrk",
+    "prometheus",
+    "prometheus-node-exporter",
+    "prometheus-blackbox-exporter",
+)
 DEFAULT_DURATION_S = 20
 BUSY_PROBE_S = 2.0
 BUSY_WARN_PERCENT = 25.0
@@ -40,7 +50,17 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument(
         "--only",
-        choices=("ingest", "overload", "query", "remote_write", "push_routes", "agent", "fleet"),
+        choices=(
+            "ingest",
+            "overload",
+            "query",
+            "remote_write",
+            "push_routes",
+            "agent",
+            "fleet",
+            "probes",
+            "probe_history",
+        ),
         help="run one benchmark (default: all)",
     )
     parser.add_argument(
@@ -64,11 +84,20 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         metavar="N",
         help=f"simulated agents in the fleet benchmark (default {FLEET_AGENTS})",
     )
+    parser.add_argument(
+        "--probe-seconds",
+        type=int,
+        default=PROBE_SECONDS,
+        metavar="SECONDS",
+        help=f"measured time per system in the monitor scheduler benchmark (default {PROBE_SECONDS})",
+    )
     args = parser.parse_args(argv)
     if args.fleet_agents < 1:
         parser.error("--fleet-agents must be at least 1")
     if args.duration < 5:
         parser.error("--duration must be at least 5 seconds")
+    if args.probe_seconds < 30:
+        parser.error("--probe-seconds must be at least 30 seconds (one cycle)")
     if args.agent_seconds < 10:
         parser.error("--agent-seconds must be at least 10 seconds")
     return args
@@ -135,6 +164,14 @@ def main(argv: list[str] | None = None) -> int:
             problems += failures(document)
         if args.only in (None, "fleet"):
             document = run_fleet(agents=args.fleet_agents, workdir=workdir)
+            say(f"wrote {results.write(document)}")
+            problems += failures(document)
+        if args.only in (None, "probes"):
+            document = run_probes(seconds=args.probe_seconds, workdir=workdir)
+            say(f"wrote {results.write(document)}")
+            problems += failures(document)
+        if args.only in (None, "probe_history"):
+            document = run_probe_history(workdir=workdir)
             say(f"wrote {results.write(document)}")
             problems += failures(document)
     say(f"wrote {write_report()}")

@@ -131,6 +131,17 @@ class Settings:
     cookie_secure: bool = field(
         default=False, metadata=_help("mark the session cookie Secure on plain HTTP too (behind a TLS proxy)")
     )
+    # -- service monitors (heron.probes) ------------------------------------------------------
+    probe_concurrency: int = field(
+        default=512, metadata=_help("most monitor checks the server runs at once; later ones wait their turn")
+    )
+    probe_node_name: str = field(
+        default="", metadata=_help("name of this Heron node as a monitors' vantage point; empty means the host name")
+    )
+    probe_private_targets_for_members: bool = field(
+        default=True,
+        metadata=_help("let members point monitors at private, loopback and link-local addresses (admins always may)"),
+    )
 
     def public_items(self) -> list[tuple[str, str, str]]:
         """(key, value, help) for display, secrets masked."""
@@ -199,6 +210,8 @@ def _validate(settings: Settings) -> Settings:
     ):
         if getattr(settings, name) <= 0:
             raise ConfigError(f"invalid value for '{name}': {getattr(settings, name)}; it must be positive")
+    if settings.probe_concurrency <= 0:
+        raise ConfigError(f"invalid value for 'probe_concurrency': {settings.probe_concurrency}; it must be positive")
     for name in (
         "session_ttl_seconds",
         "login_attempts_per_minute",

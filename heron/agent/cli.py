@@ -148,6 +148,18 @@ def run_agent_command(args: argparse.Namespace) -> None:
 
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s")
     collector = StatusCollector()
+    runner: list[Any] = []
+
+    def run_probes(message: dict[str, Any]) -> None:
+        """The server's monitors for this host; the runner (and its imports) start with the first list."""
+        if not runner:
+            if not message.get("probes"):
+                return
+            from heron.agent.probes import ProbeRunner
+
+            runner.append(ProbeRunner(link.send))
+        runner[0].assign(message)
+
     link = AgentLink(
         server_url=args.server,
         token=args.secret or args.token,
@@ -157,6 +169,7 @@ def run_agent_command(args: argparse.Namespace) -> None:
         collect_host=host_info,
         collect_status=collector.collect,
         backlog=Backlog(limit=args.backlog),
+        handlers={"probes": run_probes},
     )
     # systemd stops the agent with SIGTERM: close the WebSocket properly instead of dying mid-frame.
     signal.signal(signal.SIGTERM, lambda _signum, _frame: link.stop())

@@ -30,7 +30,10 @@ The wire format, one JSON text message each::
     {"type": "status", "seq": 1, "ts": 1700000000.5, "status": {...}} then one per report
 
 The server answers the first message with ``{"type": "welcome", "server_id": 1, "name": "..."}``
-and each report with ``{"type": "ack", "seq": 1}``.
+and each report with ``{"type": "ack", "seq": 1}``. Other message families share the connection:
+:meth:`AgentLink.send` queues a message of theirs (numbered and acknowledged like reports, e.g.
+``probe_results``), and a message from the server goes to the handler of its ``type`` in
+:attr:`AgentLink.handlers` (e.g. ``probes``, the monitors to run); acks are handled here.
 """
 
 from __future__ import annotations
@@ -133,6 +136,8 @@ class AgentLink:
     rng: random.Random = field(default_factory=random.Random)
     ping_interval_seconds: float = PING_INTERVAL_SECONDS
     ping_timeout_seconds: float = PING_TIMEOUT_SECONDS
+    #: Handlers of the server's messages by ``type`` (besides acks); called on the connection's thread.
+    handlers: dict[str, Callable[[dict[str, Any]], None]] = field(default_factory=dict)
     _seq: int = field(default=0, init=False)
     _connected_once: bool = field(default=False, init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
@@ -165,6 +170,13 @@ class AgentLink:
         # Full means a wake-up is already pending; closed means the link has stopped.
         with contextlib.suppress(OSError):
             self._wake_pair[1].send(b"\0")
+
+    def send(self, message: dict[str, Any]) -> None:
+        """Queue a message for the server; it gets a ``seq`` and is kept until acknowledged. Any thread."""
+        with self._lock:
+            self._seq += 1
+            self.backlog.add({**message, "seq": self._seq})
+        self._wake()
 
     def _collect_forever(self) -> None:
         while not self._stopping.is_set():
@@ -259,11 +271,31 @@ class AgentLink:
                     _drain(wake)
                 if ws.sock in ready:
                     for message in ws.receive_available():
-                        _forget_acknowledged(message, inflight)
+                        self._dispatch(message, inflight)
                     heard, pinged = time.monotonic(), None
         finally:
             with self._lock:
                 self.backlog.requeue(inflight)
+
+    def _dispatch(self, message: str | bytes, inflight: deque[dict[str, Any]]) -> None:
+        """An ack forgets what it acknowledges; any other message goes to its type's handler."""
+        try:
+            msg = json.loads(message)
+        except ValueError:
+            return
+        if not isinstance(msg, dict):
+            return
+        kind = msg.get("type")
+        if kind == "ack":
+            _forget_acknowledged(msg, inflight)
+            return
+        handler = self.handlers.get(kind) if isinstance(kind, str) else None
+        if handler is None:
+            return
+        try:
+            handler(msg)
+        except Exception:  # one family's bug must not end the connection
+            log.exception("handling a %r message failed", kind)
 
     def _send_backlog(self, ws: WebSocket, inflight: deque[dict[str, Any]]) -> None:
         """Send waiting reports oldest first; each stays in ``inflight`` until the server acks it."""
@@ -285,12 +317,8 @@ def _drain(wake: socket.socket) -> None:
         pass
 
 
-def _forget_acknowledged(message: str | bytes, inflight: deque[dict[str, Any]]) -> None:
-    """Forget sent reports as the server acknowledges them (``{"type": "ack", "seq": n}``)."""
-    try:
-        msg = json.loads(message)
-    except ValueError:
-        return
-    if isinstance(msg, dict) and msg.get("type") == "ack" and isinstance(msg.get("seq"), int):
+def _forget_acknowledged(msg: dict[str, Any], inflight: deque[dict[str, Any]]) -> None:
+    """Forget sent messages as the server acknowledges them (``{"type": "ack", "seq": n}``)."""
+    if isinstance(msg.get("seq"), int):
         while inflight and inflight[0]["seq"] <= msg["seq"]:
             inflight.popleft()

@@ -24,6 +24,7 @@ from heron.api.ingest import logs, push_n9e, push_prom, traces, write
 from heron.api.ingest.batches import write_batches
 from heron.api.inventory import agent_ws, server_groups, server_metrics, server_ws, servers
 from heron.api.inventory.server_list import ServerListing
+from heron.api.probes import monitor_v0, push, runtime, services
 from heron.api.query import sql
 from heron.api.services import Services
 from heron.auth.principal import Authenticator
@@ -98,18 +99,21 @@ def create_app(svc: Services) -> FastAPI:
     listing = ServerListing(svc, item_of=partial(servers.v1_server, show_note=True))
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         tasks = [
             asyncio.create_task(_retention_loop(svc)),
             asyncio.create_task(_host_flush_loop(svc)),
             asyncio.create_task(_live_loop(svc)),
             asyncio.create_task(listing.keep_fresh()),
         ]
+        # -- service monitors: scheduler, history writer, agent channel (heron.api.probes) --
+        tasks += [asyncio.create_task(job) for job in runtime.start(app, svc)]
         try:
             yield
         finally:
             for task in tasks:
                 task.cancel()
+            await runtime.stop(app, svc)
             await _write_live_history(svc)
             # Closing here, not after uvicorn returns: on SIGTERM uvicorn re-raises the
             # signal once the lifespan has ended, so code after server.run() never runs.
@@ -177,6 +181,9 @@ def create_app(svc: Services) -> FastAPI:
         oitc_hosts.router,
         docs.router,
     ):
+        app.include_router(router)
+    # -- service monitors (heron.api.probes); the fixed paths before /api/v1/service/{id} --
+    for router in (services.managed, services.admin, services.router, push.router, monitor_v0.router):
         app.include_router(router)
     writes = [
         r.path_regex

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import BigInteger, Boolean, DateTime, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, DateTime, Float, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -198,3 +198,42 @@ class ServerGroupMember(Base):
 
     group_id: Mapped[int] = mapped_column(ForeignKey("server_groups.id", ondelete="CASCADE"), primary_key=True)
     server_id: Mapped[int] = mapped_column(ForeignKey("servers.id", ondelete="CASCADE"), primary_key=True, index=True)
+
+
+class Monitor(Base):
+    """A service monitor (Nezha's "service"): what to check, how often, and from where.
+
+    ``kind`` is ``http``, ``tcp``, ``icmp``, ``dns`` or ``push``; ``options`` holds the
+    kind's own settings as JSON (method, headers, keyword, record type, ...), validated by
+    :mod:`heron.probes.kinds`. ``cover`` and ``skip_servers`` choose the agents that run it
+    (Nezha's model: 0 = every server but the skipped ones, 1 = only the listed ones);
+    ``heron_vantage`` whether the Heron node runs it too. ``push_token`` is the secret part
+    of a push monitor's URL, shown to its owner like Healthchecks shows its ping URLs.
+    ``notify`` and ``notification_group_id`` are kept for alerting.
+    """
+
+    __tablename__ = "monitors"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    kind: Mapped[str] = mapped_column(String(16))
+    target: Mapped[str] = mapped_column(String(2048), default="")
+    interval_seconds: Mapped[int] = mapped_column(Integer, default=30)
+    timeout_seconds: Mapped[float] = mapped_column(Float, default=10.0)
+    retries: Mapped[int] = mapped_column(Integer, default=1)
+    min_latency_ms: Mapped[float] = mapped_column(Float, default=0.0)
+    max_latency_ms: Mapped[float] = mapped_column(Float, default=0.0)
+    latency_notify: Mapped[bool] = mapped_column(Boolean, default=False)
+    notify: Mapped[bool] = mapped_column(Boolean, default=False)
+    notification_group_id: Mapped[int] = mapped_column(BigInteger, default=0)
+    cover: Mapped[int] = mapped_column(Integer, default=0)
+    skip_servers: Mapped[str] = mapped_column(String(65536), default="{}")
+    heron_vantage: Mapped[str] = mapped_column(String(16), default="always")
+    display_index: Mapped[int] = mapped_column(Integer, default=0)
+    hidden_for_guest: Mapped[bool] = mapped_column(Boolean, default=False)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    options: Mapped[str] = mapped_column(String(65536), default="{}")
+    push_token: Mapped[str | None] = mapped_column(String(64), nullable=True, unique=True)
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True, index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)

@@ -41,6 +41,18 @@ PUBLIC = {
     ("GET", "/swagger/index.html"),
     ("GET", "/swagger/{asset}"),
     ("GET", "/docs"),
+    # Service monitors: Nezha's guest routes (force_auth off), and push URLs whose token is the credential.
+    ("GET", "/api/v1/service"),
+    ("GET", "/api/v1/service/server"),
+    ("GET", "/api/v1/service/{service_id}"),
+    ("GET", "/api/v1/service/{service_id}/history"),
+    ("GET", "/api/v1/service/{service_id}/server"),
+    ("GET", "/api/v1/server/{server_id}/service"),
+    ("GET", "/api/v1/monitor/{server_id}"),
+    ("GET", "/api/v1/push/{token}"),
+    ("POST", "/api/v1/push/{token}"),
+    ("GET", "/api/v1/push/{token}/{signal}"),
+    ("POST", "/api/v1/push/{token}/{signal}"),
 }
 #: Peers that refuse a missing credential with their own status (Datadog's intake answers 403).
 PEER_REFUSAL = {"/datadog/": 403}

@@ -99,6 +99,9 @@ def test_generated_requests_get_no_5xx_and_answers_match_the_schema(
         params = case.path_parameters or {}
         if params.get("user_id") == fuzzer["user_id"] or params.get("token_id") == fuzzer["token_id"]:
             return
+        if path.startswith("/api/v1/service") and method in ("POST", "PATCH") and isinstance(case.body, dict):
+            # A generated monitor never runs: its target could be any address (tests/probes fuzz the rest).
+            case.body = {**case.body, "enabled": False}
         case.call_and_validate(
             base_url=fuzz_server.url,
             headers={"Authorization": f"Bearer {fuzzer['token']}"},

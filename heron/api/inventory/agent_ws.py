@@ -5,7 +5,9 @@ The agent authenticates either with the agent secret of a server created beforeh
 with a personal API token of the user who will own the server (``Authorization: Bearer
 <token>``, or any other credential form a user has), which enrols the server on first
 contact. Its first message is its host block and stable id; every later message is a
-status report. Reports go to the live state
+status report or a message of another family, found by its ``type`` in :data:`MESSAGE_HANDLERS`
+(service monitors add ``probe_results``), whose listeners (:data:`SESSION_LISTENERS`) also
+hear when a connection opens and closes and may send to the agent. Reports go to the live state
 and its history buffer only: no database write happens per report (the last-active time is
 a buffered sighting, flushed with the others about once a second). The wire format is
 described in :mod:`heron.agent.transport`.
@@ -16,7 +18,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Any
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 import orjson
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
@@ -47,13 +51,40 @@ class BadMessage(Exception):
     """An agent message that is not the JSON object the protocol expects."""
 
 
-def _message(text: str, expected: str) -> dict[str, Any]:
+@dataclass
+class AgentSession:
+    """One agent's open connection, as the message families see it."""
+
+    server_id: int
+    name: str
+    websocket: WebSocket
+    _send_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    async def send(self, message: dict[str, Any]) -> None:
+        """Send one JSON message; safe from any task (frames of two senders never interleave)."""
+        async with self._send_lock:
+            await self.websocket.send_text(orjson.dumps(message).decode())
+
+
+class SessionListener(Protocol):
+    async def opened(self, session: AgentSession) -> None: ...
+    def closed(self, session: AgentSession) -> None: ...
+
+
+MessageHandler = Callable[[AgentSession, dict[str, Any]], Awaitable[None]]
+#: Handlers of the agent's messages by ``type``, besides ``status``; a family adds its own.
+MESSAGE_HANDLERS: dict[str, MessageHandler] = {}
+#: Told of every connection that opens (after the welcome) and closes.
+SESSION_LISTENERS: list[SessionListener] = []
+
+
+def _message(text: str, *expected: str) -> dict[str, Any]:
     try:
         msg = orjson.loads(text)
     except orjson.JSONDecodeError:
         raise BadMessage("a message is not JSON") from None
-    if not isinstance(msg, dict) or msg.get("type") != expected:
-        raise BadMessage(f"expected a message of type {expected!r}")
+    if not isinstance(msg, dict) or msg.get("type") not in expected:
+        raise BadMessage(f"expected a message of type {' or '.join(map(repr, expected))}")
     return msg
 
 
@@ -113,6 +144,7 @@ async def agent_socket(websocket: WebSocket) -> None:
             return
     await websocket.accept()
     server_id: int | None = None
+    session: AgentSession | None = None
     try:
         hello = _message(await asyncio.wait_for(_receive_text(websocket), HELLO_TIMEOUT_SECONDS), "host")
         agent_id = str(hello.get("agent_id") or "").strip()[:MAX_AGENT_ID_CHARS]
@@ -137,11 +169,18 @@ async def agent_socket(websocket: WebSocket) -> None:
             )
         server_id = info.id
         svc.live.connected(info.id, info.name, host, at=time.time())
-        await websocket.send_text(orjson.dumps({"type": "welcome", "server_id": info.id, "name": info.name}).decode())
+        session = AgentSession(info.id, info.name, websocket)
+        await session.send({"type": "welcome", "server_id": info.id, "name": info.name})
         who = principal.username if principal is not None else "server secret"
         log.info("agent connected", extra={"server_id": info.id, "server": info.name, "user": who})
+        for listener in SESSION_LISTENERS:
+            await listener.opened(session)
         while True:
-            msg = _message(await _receive_text(websocket), "status")
+            msg = _message(await _receive_text(websocket), "status", *MESSAGE_HANDLERS)
+            if msg["type"] != "status":
+                await MESSAGE_HANDLERS[msg["type"]](session, msg)
+                await _ack(session, msg)
+                continue
             received = time.time()
             sent = msg.get("ts")
             sent_at = float(sent) if isinstance(sent, int | float) and not isinstance(sent, bool) else received
@@ -152,9 +191,7 @@ async def agent_socket(websocket: WebSocket) -> None:
                 return
             svc.live.report(info.id, clean_status(msg.get("status")), sent_at=sent_at, received_at=received)
             svc.hosts.seen([name], at=received, source="agent")
-            seq = msg.get("seq")
-            if isinstance(seq, int) and not isinstance(seq, bool):
-                await websocket.send_text(f'{{"type":"ack","seq":{seq}}}')
+            await _ack(session, msg)
     except WebSocketDisconnect:
         pass
     except (BadMessage, TimeoutError) as exc:
@@ -162,6 +199,16 @@ async def agent_socket(websocket: WebSocket) -> None:
     except HeronError as exc:
         await websocket.close(code=CLOSE_POLICY, reason=exc.message[:120])
     finally:
+        if session is not None:
+            for listener in SESSION_LISTENERS:
+                listener.closed(session)
         if server_id is not None:
             svc.live.disconnected(server_id)
             log.info("agent disconnected", extra={"server_id": server_id})
+
+
+async def _ack(session: AgentSession, msg: dict[str, Any]) -> None:
+    """Acknowledge a message that carries a ``seq``: the agent forgets it only then."""
+    seq = msg.get("seq")
+    if isinstance(seq, int) and not isinstance(seq, bool):
+        await session.send({"type": "ack", "seq": seq})
