@@ -24,6 +24,9 @@ from heron.api.inventory import agent_ws, server_groups, server_metrics, server_
 from heron.api.inventory.server_list import ServerListing
 from heron.api.query import sql
 from heron.api.services import Services
+from heron.api.web import assets as web_assets
+from heron.api.web import status as web_status
+from heron.api.web import status_pages as web_status_pages
 from heron.auth.principal import Authenticator
 from heron.auth.ratelimit import WafPolicy
 from heron.tsdb.names import schema_for
@@ -171,6 +174,10 @@ def create_app(svc: Services) -> FastAPI:
         oitc_hosts.router,
         docs.router,
     ):
+        app.include_router(router)
+    # -- web UI (issue 16): the status pages' API, the public status pages, then the UI's pages
+    # and files last, so no API path is ever answered by the UI.
+    for router in (web_status_pages.router, web_status.router, web_assets.router):
         app.include_router(router)
     return app
 
