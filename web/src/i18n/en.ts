@@ -148,7 +148,7 @@ export const en = {
   "server.no_history": "No history for this period yet.",
   "server.guest_history": "Visitors see one day of history; log in for 7 and 30 days.",
   "add.intro": "Heron creates the server and a secret for its agent; you then run one command on the machine.",
-  "add.name_hint": "Empty: the agent's host name.",
+  "add.name_hint": "How the server is listed, e.g. its host name.",
   "add.submit": "Create server",
   "add.ready": "{name} is ready for its agent",
   "add.run": "Run this on the machine (Python 3.11 or later):",

@@ -150,7 +150,7 @@ export const zhCN: Record<keyof typeof en, string> = {
   "server.no_history": "此时间范围内还没有历史数据。",
   "server.guest_history": "访客只能查看 1 天的历史；登录后可查看 7 天和 30 天。",
   "add.intro": "Heron 会创建服务器并为其探针生成密钥；之后在机器上运行一条命令即可。",
-  "add.name_hint": "留空：使用探针的主机名。",
+  "add.name_hint": "服务器在列表中的名称，例如主机名。",
   "add.submit": "创建服务器",
   "add.ready": "{name} 已就绪，等待探针连接",
   "add.run": "在机器上运行（需要 Python 3.11 或更高版本）：",

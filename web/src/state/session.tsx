@@ -2,7 +2,7 @@
 import { createContext, ComponentChildren } from "preact";
 import { useContext, useEffect, useReducer } from "preact/hooks";
 import { getProfile, getSetting } from "../api/account";
-import { ApiError, setUnauthorizedHandler } from "../api/client";
+import { ApiError, cookie, setUnauthorizedHandler } from "../api/client";
 import type { Setting, User } from "../api/types";
 import { Language, pickLanguage, setLanguage } from "../i18n";
 
@@ -45,9 +45,11 @@ interface Context {
 const SessionContext = createContext<Context | null>(null);
 
 async function load(): Promise<{ setting: Setting; user: User | null }> {
+  // Without the CSRF cookie there is no login to ask about (and no 401 to log in the console).
+  const signedIn = cookie("heron_csrf") !== "";
   const [setting, user] = await Promise.all([
     getSetting(),
-    getProfile().catch((err: unknown) => {
+    (signedIn ? getProfile() : Promise.resolve(null)).catch((err: unknown) => {
       if (err instanceof ApiError && err.status === 401) return null;
       throw err;
     }),

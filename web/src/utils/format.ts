@@ -14,7 +14,11 @@ export function percent(used: number, total: number): number {
   return total > 0 ? Math.min(100, Math.max(0, (100 * used) / total)) : 0;
 }
 
-export const pct = (value: number): string => `${value.toFixed(value >= 10 ? 0 : 1)}%`;
+/** A percentage; `step` (the distance between axis ticks) asks for as many decimals as tell ticks apart. */
+export function pct(value: number, step?: number): string {
+  const digits = step !== undefined ? (step >= 1 ? 0 : step >= 0.1 ? 1 : 2) : value >= 10 ? 0 : 1;
+  return `${value.toFixed(digits)}%`;
+}
 
 /** "3d 4h", "5h 2m", "42s" */
 export function duration(seconds: number): string {

@@ -16,7 +16,7 @@ interface Props {
   series: SeriesSpec[];
   data: uPlot.AlignedData;
   height?: number;
-  format?: (value: number) => string;
+  format?: (value: number, step?: number) => string;
   /** Called once the chart has drawn its data (benchmarks time this). */
   onDrawn?: () => void;
 }
@@ -36,10 +36,13 @@ function useTheme(): string {
   return theme;
 }
 
-function options(width: number, height: number, series: SeriesSpec[], format?: (v: number) => string): uPlot.Options {
+function options(width: number, height: number, series: SeriesSpec[], format?: (v: number, step?: number) => string): uPlot.Options {
   const axis = cssColor("--muted");
   const grid = cssColor("--line");
-  const values = format ? (_u: uPlot, ticks: number[]) => ticks.map((v) => (v == null ? "" : format(v))) : undefined;
+  // Ticks get the step between them, so close values keep enough decimals to differ.
+  const values = format
+    ? (_u: uPlot, ticks: number[]) => ticks.map((v) => (v == null ? "" : format(v, ticks.length > 1 ? Math.abs(ticks[1] - ticks[0]) : undefined)))
+    : undefined;
   return {
     width,
     height,
@@ -48,7 +51,7 @@ function options(width: number, height: number, series: SeriesSpec[], format?: (
     scales: { x: { time: true } },
     axes: [
       { stroke: axis, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid } },
-      { stroke: axis, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid }, size: 64, values },
+      { stroke: axis, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid }, size: 84, values },
     ],
     series: [
       {},

@@ -18,7 +18,7 @@ export function ServerFields({ draft, groups, onChange }: { draft: ServerDraft; 
   return (
     <>
       <Field label={t("servers.name")} hint={t("add.name_hint")}>
-        {(id, hint) => <input id={id} value={draft.name} maxLength={255} aria-describedby={hint} onInput={(e) => onChange({ ...draft, name: e.currentTarget.value })} />}
+        {(id, hint) => <input id={id} value={draft.name} required maxLength={255} aria-describedby={hint} onInput={(e) => onChange({ ...draft, name: e.currentTarget.value })} />}
       </Field>
       <Field label={t("edit.public_note")} hint={t("edit.public_note_hint")}>
         {(id, hint) => <input id={id} value={draft.public_note} maxLength={4096} aria-describedby={hint} onInput={(e) => onChange({ ...draft, public_note: e.currentTarget.value })} />}

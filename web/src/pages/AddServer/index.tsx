@@ -18,7 +18,7 @@ export function AddServer() {
   const [made, setMade] = useState<{ id: number; name: string; secret: string } | null>(null);
   const create = useAction(async () => {
     const server = await createServer({
-      name: draft.name || undefined,
+      name: draft.name,
       note: draft.note,
       public_note: draft.public_note,
       display_index: draft.display_index,

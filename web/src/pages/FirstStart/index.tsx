@@ -7,12 +7,14 @@ import { useAction } from "../../hooks/useAction";
 import { navigate } from "../../hooks/useRoute";
 import { t } from "../../i18n";
 import { useSession } from "../../state/session";
+import { takeTypedPassword } from "../Login";
 import "../Login/style.css";
 
 /** First start: the admin's password was printed on a terminal once; it is replaced before anything else. */
 export function FirstStart() {
   const { session, dispatch } = useSession();
-  const [original, setOriginal] = useState("");
+  const [typed] = useState(takeTypedPassword);
+  const [original, setOriginal] = useState(typed);
   const [next, setNext] = useState("");
   const [again, setAgain] = useState("");
   const save = useAction(async () => {
@@ -33,11 +35,14 @@ export function FirstStart() {
       >
         <h1>{t("welcome.title")}</h1>
         <p>{required ? t("welcome.intro") : t("welcome.optional")}</p>
-        <Field label={t("welcome.current")}>
-          {(id) => (
-            <input id={id} type="password" autoComplete="current-password" required value={original} onInput={(e) => setOriginal(e.currentTarget.value)} />
-          )}
-        </Field>
+        <input type="hidden" name="username" autoComplete="username" value={session.user?.username ?? ""} />
+        {!typed && (
+          <Field label={t("welcome.current")}>
+            {(id) => (
+              <input id={id} type="password" autoComplete="current-password" required value={original} onInput={(e) => setOriginal(e.currentTarget.value)} />
+            )}
+          </Field>
+        )}
         <Field label={t("welcome.new")} hint={t("welcome.rule")}>
           {(id, hint) => (
             <input

@@ -9,6 +9,15 @@ import { t } from "../../i18n";
 import { useSession } from "../../state/session";
 import "./style.css";
 
+/** The password just typed, kept in memory for the first-start page so it is not asked twice. */
+let justTyped = "";
+
+export function takeTypedPassword(): string {
+  const value = justTyped;
+  justTyped = "";
+  return value;
+}
+
 /** Where to go after logging in: a page of this site only (never another origin). */
 function nextPage(raw: string | null): string {
   return raw && raw.startsWith("/") && !raw.startsWith("//") ? raw : "/servers";
@@ -22,6 +31,7 @@ export function Login() {
   const submit = useAction(async () => {
     await login(username, password);
     const user = await getProfile();
+    if (user.password_change_required) justTyped = password;
     dispatch({ type: "user", user });
     navigate(user.password_change_required ? "/welcome" : nextPage(route.params.get("next")), true);
   });

@@ -46,6 +46,7 @@ export function Account() {
       </form>
       <form class="card stack" onSubmit={(e) => (e.preventDefault(), void savePassword.run())}>
         <h2>{t("profile.password")}</h2>
+        <input type="hidden" name="username" autoComplete="username" value={user.username} />
         <Field label={t("welcome.current")}>
           {(id) => <input id={id} type="password" autoComplete="current-password" required value={original} onInput={(e) => setOriginal(e.currentTarget.value)} />}
         </Field>

@@ -27,10 +27,10 @@ export function ServerPage({ id }: { id: number }) {
   return (
     <>
       <div class="page-head">
-        <h1>
-          <span class={`dot ${s.online ? "up" : "down"}`} aria-hidden="true" /> {s.name}
-        </h1>
-        <span class={s.online ? "badge up" : "badge down"}>{s.online ? t("servers.online") : t("servers.offline")}</span>
+        <div class="title-line">
+          <h1>{s.name}</h1>
+          <span class={s.online ? "badge up" : "badge down"}>{s.online ? t("servers.online") : t("servers.offline")}</span>
+        </div>
         {session.user && (
           <Link href={`/servers/${id}/edit`} class="btn btn-plain">
             {t("common.edit")}
