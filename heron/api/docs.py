@@ -254,7 +254,8 @@ def _document_websockets(app: FastAPI, doc: dict[str, Any]) -> None:
     """List each WebSocket as the ``GET`` that upgrades to it, so clients (the web UI) find every
     address they use in the document; OpenAPI has no WebSocket operation of its own."""
     ref = {"$ref": "#/components/schemas/Error-heron"}
-    for route in app.routes:
+    for context in iter_route_contexts(app.routes):
+        route = context.original_route
         if not isinstance(route, APIWebSocketRoute):
             continue
         access = WEBSOCKET_ACCESS.get(route.path, "user")
