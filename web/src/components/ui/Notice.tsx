@@ -14,7 +14,7 @@ export function Notice({ kind = "error", children }: { kind?: "error" | "info" |
 export function Empty({ title, children }: { title: string; children?: ComponentChildren }) {
   return (
     <div class="empty">
-      <p class="empty-title">{title}</p>
+      <h2 class="empty-title">{title}</h2>
       {children}
     </div>
   );

@@ -66,7 +66,7 @@ export function Catalog({ db, isAdmin, onDatabase, onTable, onColumns }: Props) 
         {(tables.data ?? []).map((table) => (
           <li key={table}>
             <button type="button" class="link" aria-expanded={Boolean(open[table])} onClick={() => void expand(table)}>
-              {open[table] ? "▾" : "▸"} {table}
+              <span aria-hidden="true">{open[table] ? "▾" : "▸"}</span> {table}
             </button>
             <button type="button" class="link small" onClick={() => onTable(table)} aria-label={t("explore.query_table", { table })}>
               {t("explore.query")}

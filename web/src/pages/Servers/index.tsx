@@ -84,8 +84,8 @@ export function Servers() {
         <li>
           ↓ {speed(netIn)} ↑ {speed(netOut)}
         </li>
-        <li class="muted" role="status">
-          {stream.connected ? t("servers.live") : t("servers.reconnecting")}
+        <li class="muted">
+          <span role="status">{stream.connected ? t("servers.live") : t("servers.reconnecting")}</span>
         </li>
       </ul>
       <Toolbar query={query} view={view} groups={groups.data ?? []} onQuery={(q) => update(q, view)} onView={(v) => update(query, v)} />
