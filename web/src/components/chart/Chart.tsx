@@ -17,8 +17,6 @@ interface Props {
   data: uPlot.AlignedData;
   height?: number;
   format?: (value: number, step?: number) => string;
-  /** Called once the chart has drawn its data (benchmarks time this). */
-  onDrawn?: () => void;
 }
 
 function useTheme(): string {
@@ -66,7 +64,7 @@ function options(width: number, height: number, series: SeriesSpec[], format?: (
   };
 }
 
-export function Chart({ label, series, data, height = 180, format, onDrawn }: Props) {
+export function Chart({ label, series, data, height = 180, format }: Props) {
   const box = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
   const theme = useTheme();
@@ -76,7 +74,6 @@ export function Chart({ label, series, data, height = 180, format, onDrawn }: Pr
     if (!el) return;
     const chart = new uPlot(options(el.clientWidth || 300, height, series, format), data, el);
     plot.current = chart;
-    onDrawn?.();
     const observer = new ResizeObserver(() => chart.setSize({ width: el.clientWidth || 300, height }));
     observer.observe(el);
     return () => {
@@ -87,10 +84,7 @@ export function Chart({ label, series, data, height = 180, format, onDrawn }: Pr
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [theme, seriesKey, height]);
   useEffect(() => {
-    if (plot.current && plot.current.data !== data) {
-      plot.current.setData(data);
-      onDrawn?.();
-    }
+    if (plot.current && plot.current.data !== data) plot.current.setData(data);
   }, [data]);
   return <div class="chart" ref={box} role="img" aria-label={label} />;
 }
