@@ -29,7 +29,7 @@ function CardView({ s }: { s: StreamServer }) {
             <div>
               <dt>{t("metric.net")}</dt>
               <dd>
-                ↓ {speed(s.state.net_in_speed)} ↑ {speed(s.state.net_out_speed)}
+                <span class="nowrap">↓ {speed(s.state.net_in_speed)}</span> <span class="nowrap">↑ {speed(s.state.net_out_speed)}</span>
               </dd>
             </div>
             <div>
