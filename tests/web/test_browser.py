@@ -124,7 +124,9 @@ def test_the_first_login_asks_for_a_new_password(site: Site, browser: Browser) -
 def test_the_agents_machine_appears_live_and_its_chart_moves(site: Site, browser: Browser) -> None:
     with site.admin() as admin:
         token = admin.post("/api/v1/token", json={"note": "ui agent"}).json()["data"]["token"]
-    site.start_agent("--server", site.url, "--token", token, "--interval", "1", "--name", "ui-box", "--agent-id", "ui-box")
+    site.start_agent(
+        "--server", site.url, "--token", token, "--interval", "1", "--name", "ui-box", "--agent-id", "ui-box"
+    )  # fmt: skip
     page = admin_page(site, browser)
     page.goto("/servers")
     card = page.get_by_role("article").filter(has_text="ui-box")
