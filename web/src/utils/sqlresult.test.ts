@@ -5,6 +5,8 @@ import { parseSqlTime, plotOf, suggestions, wordAt } from "./sqlresult";
 test("zone-less SQL times are UTC, nanoseconds are cut to milliseconds", () => {
   assert.equal(parseSqlTime("2026-01-01T00:00:01.123456789"), Date.UTC(2026, 0, 1, 0, 0, 1, 123) / 1000);
   assert.equal(parseSqlTime("web-1"), null);
+  assert.equal(parseSqlTime("2026-01-01T02:00:00+02:00"), Date.UTC(2026, 0, 1) / 1000);
+  assert.equal(parseSqlTime("2026-01-01 00:00:00Z"), Date.UTC(2026, 0, 1) / 1000);
 });
 
 test("rows with a time and numbers become a chart, ordered by time", () => {

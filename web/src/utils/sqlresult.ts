@@ -2,12 +2,22 @@
 import type uPlot from "uplot";
 import type { Row } from "../api/sql";
 
-/** SQL answers write times as RFC 3339 without a zone, meaning UTC. */
+const SQL_TIME = /^(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d)(?::(\d\d)(?:\.(\d+))?)?(Z|[+-]\d\d:?\d\d)?$/i;
+
+/** SQL answers write times as RFC 3339 without a zone, meaning UTC; seconds since the epoch. */
 export function parseSqlTime(value: unknown): number | null {
-  if (typeof value !== "string" || !/^\d{4}-\d\d-\d\d[T ]\d\d:\d\d/.test(value)) return null;
-  const text = /[zZ]|[+-]\d\d:?\d\d$/.test(value) ? value : `${value.replace(" ", "T")}Z`;
-  const ms = Date.parse(text.replace(/(\.\d{3})\d+/, "$1"));
-  return Number.isNaN(ms) ? null : ms / 1000;
+  if (typeof value !== "string") return null;
+  const m = SQL_TIME.exec(value);
+  if (!m) return null;
+  const fraction = m[7] ? Number(`0.${m[7].slice(0, 3)}`) : 0;
+  let seconds = Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +(m[6] ?? 0)) / 1000 + fraction;
+  const zone = m[8];
+  if (zone && zone.toUpperCase() !== "Z") {
+    const sign = zone[0] === "-" ? -1 : 1;
+    const digits = zone.slice(1).replace(":", "");
+    seconds -= sign * (+digits.slice(0, 2) * 3600 + +digits.slice(2) * 60);
+  }
+  return Number.isFinite(seconds) ? seconds : null;
 }
 
 export interface Plot {
@@ -24,15 +34,24 @@ export function plotOf(rows: Row[]): Plot | null {
   if (!timeColumn) return null;
   const columns = names.filter((n) => n !== timeColumn && rows.some((r) => typeof r[n] === "number"));
   if (!columns.length) return null;
-  const ordered = rows
-    .map((r) => ({ at: parseSqlTime(r[timeColumn]), row: r }))
-    .filter((x): x is { at: number; row: Row } => x.at !== null)
-    .sort((a, b) => a.at - b.at);
-  const data: uPlot.AlignedData = [
-    ordered.map((x) => x.at),
-    ...columns.map((c) => ordered.map((x) => (typeof x.row[c] === "number" ? (x.row[c] as number) : null))),
-  ];
-  return { timeColumn, columns, data };
+  // One pass into typed columns; rows already in time order (the usual ORDER BY time) are not sorted.
+  let times: number[] = [];
+  let kept: Row[] = [];
+  let sorted = true;
+  for (const row of rows) {
+    const at = parseSqlTime(row[timeColumn]);
+    if (at === null) continue;
+    if (times.length && at < times[times.length - 1]) sorted = false;
+    times.push(at);
+    kept.push(row);
+  }
+  if (!sorted) {
+    const order = times.map((_, i) => i).sort((a, b) => times[a] - times[b]);
+    times = order.map((i) => times[i]);
+    kept = order.map((i) => kept[i]);
+  }
+  const series = columns.map((c) => kept.map((r) => (typeof r[c] === "number" ? (r[c] as number) : null)));
+  return { timeColumn, columns, data: [times, ...series] as uPlot.AlignedData };
 }
 
 /** The word being typed at `caret`, and where it starts. */

@@ -1,8 +1,8 @@
 // The live list of servers from /api/v1/ws/server, kept in a reducer: only the latest frame is
 // held, so memory stays flat however long the page is open.
 import { useEffect, useReducer } from "preact/hooks";
-import { followServers } from "../../../api/servers";
 import type { Frame, StreamServer } from "../../../api/types";
+import { subscribe } from "../../../state/stream";
 
 export interface StreamState {
   servers: StreamServer[];
@@ -35,7 +35,7 @@ export function useServerStream(onFrame?: (frame: Frame) => void): StreamState {
   const [state, dispatch] = useReducer(streamReducer, EMPTY_STREAM);
   useEffect(
     () =>
-      followServers({
+      subscribe({
         onFrame: (frame) => {
           dispatch({ type: "frame", frame });
           onFrame?.(frame);
