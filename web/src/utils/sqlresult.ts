@@ -20,6 +20,41 @@ export function parseSqlTime(value: unknown): number | null {
   return Number.isFinite(seconds) ? seconds : null;
 }
 
+const digits = (s: string, from: number, to: number): number => {
+  let n = 0;
+  for (let i = from; i < to; i++) n = n * 10 + s.charCodeAt(i) - 48;
+  return n;
+};
+
+/**
+ * A parser for one column of times: a zone-less `YYYY-MM-DDTHH:MM:SS[.fff…]` (what the SQL
+ * endpoint writes) is read digit by digit, with the day's start computed once per day; 86,400
+ * rows take a few milliseconds instead of a regular expression each. Anything else goes to
+ * parseSqlTime.
+ */
+export function timeParser(): (value: unknown) => number | null {
+  let day = "";
+  let dayStart = 0;
+  return (value) => {
+    const plain =
+      typeof value === "string" && value.length >= 19 && value[4] === "-" && value[13] === ":" && value[16] === ":" &&
+      (value.length === 19 || value[19] === ".") && /\d$/.test(value);
+    if (!plain) {
+      return parseSqlTime(value);
+    }
+    const text = value as string;
+    const head = text.slice(0, 10);
+    if (head !== day) {
+      const start = parseSqlTime(`${head}T00:00:00`);
+      if (start === null) return parseSqlTime(text);
+      day = head;
+      dayStart = start;
+    }
+    const fraction = text.length > 20 ? digits(text, 20, Math.min(23, text.length)) / 10 ** Math.min(3, text.length - 20) : 0;
+    return dayStart + digits(text, 11, 13) * 3600 + digits(text, 14, 16) * 60 + digits(text, 17, 19) + fraction;
+  };
+}
+
 export interface Plot {
   timeColumn: string;
   columns: string[];
@@ -38,8 +73,9 @@ export function plotOf(rows: Row[]): Plot | null {
   let times: number[] = [];
   let kept: Row[] = [];
   let sorted = true;
+  const read = timeParser();
   for (const row of rows) {
-    const at = parseSqlTime(row[timeColumn]);
+    const at = read(row[timeColumn]);
     if (at === null) continue;
     if (times.length && at < times[times.length - 1]) sorted = false;
     times.push(at);
