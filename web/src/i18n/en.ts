@@ -81,6 +81,7 @@ export const en = {
   "servers.add": "Add server",
   "servers.summary": "Summary",
   "servers.total": "servers",
+  "servers.total_one": "server",
   "servers.online": "Online",
   "servers.offline": "Offline",
   "servers.live": "Live",

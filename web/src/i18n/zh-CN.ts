@@ -83,6 +83,7 @@ export const zhCN: Record<keyof typeof en, string> = {
   "servers.add": "添加服务器",
   "servers.summary": "概览",
   "servers.total": "台服务器",
+  "servers.total_one": "台服务器",
   "servers.online": "在线",
   "servers.offline": "离线",
   "servers.live": "实时",

@@ -73,7 +73,7 @@ export function Servers() {
       </div>
       <ul class="summary" aria-label={t("servers.summary")}>
         <li>
-          <strong>{stream.servers.length}</strong> {t("servers.total")}
+          <strong>{stream.servers.length}</strong> {stream.servers.length === 1 ? t("servers.total_one") : t("servers.total")}
         </li>
         <li class="up">
           <strong>{online}</strong> {t("servers.online")}
