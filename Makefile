@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: serve test test-deps lint bench clean
+.PHONY: serve test test-deps lint bench clean web web-check
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -22,10 +22,24 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check heron
 	$(VENV)/bin/mypy
 
-test-deps:
-	sh bench/install-peers.sh curl prometheus
+# The web UI's Node packages, installed exactly as package-lock.json pins them (axe-core for the
+# browser tests comes from here too).
+WEB_MODULES := web/node_modules/.package-lock.json
+$(WEB_MODULES): web/package-lock.json
+	cd web && npm ci --no-audit --no-fund
 
-test: lint test-deps
+# Rebuild the committed bundle in heron/web/static/ from web/ (reproducible from package-lock.json).
+web: $(WEB_MODULES)
+	cd web && npm run build
+
+# The UI's type check and unit tests (node's test runner; no browser).
+web-check: $(WEB_MODULES)
+	cd web && npm run typecheck && npm test
+
+test-deps: $(WEB_MODULES)
+	sh bench/install-peers.sh curl prometheus chromium
+
+test: lint test-deps web-check
 	$(PY) -m pytest -q
 
 bench: $(STAMP)

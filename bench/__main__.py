@@ -31,6 +31,8 @@ from bench.push_routes import run_push_routes
 from bench.query import run_query
 from bench.remote_write import run_remote_write
 from bench.report import write_report
+from bench.ui import DEFAULT_SECONDS as UI_SECONDS
+from bench.ui import run_ui
 
 INSTALL_SCRIPT = Path(__file__).with_name("install-peers.sh")
 PEER_BINARIES = (
@@ -60,6 +62,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
             "fleet",
             "probes",
             "probe_history",
+            "ui",
         ),
         help="run one benchmark (default: all)",
     )
@@ -91,7 +94,16 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         metavar="SECONDS",
         help=f"measured time per system in the monitor scheduler benchmark (default {PROBE_SECONDS})",
     )
+    parser.add_argument(
+        "--ui-seconds",
+        type=int,
+        default=UI_SECONDS,
+        metavar="SECONDS",
+        help=f"stream updates measured per view in the UI benchmark (default {UI_SECONDS}; the issue asks 600)",
+    )
     args = parser.parse_args(argv)
+    if args.ui_seconds < 10:
+        parser.error("--ui-seconds must be at least 10 seconds")
     if args.fleet_agents < 1:
         parser.error("--fleet-agents must be at least 1")
     if args.duration < 5:
@@ -172,6 +184,10 @@ def main(argv: list[str] | None = None) -> int:
             problems += failures(document)
         if args.only in (None, "probe_history"):
             document = run_probe_history(workdir=workdir)
+            say(f"wrote {results.write(document)}")
+            problems += failures(document)
+        if args.only in (None, "ui"):
+            document = run_ui(agents=args.fleet_agents, seconds=args.ui_seconds, workdir=workdir)
             say(f"wrote {results.write(document)}")
             problems += failures(document)
     say(f"wrote {write_report()}")

@@ -142,6 +142,11 @@ class Settings:
         default=True,
         metadata=_help("let members point monitors at private, loopback and link-local addresses (admins always may)"),
     )
+    # -- web UI and status pages --------------------------------------------------------------
+    status_cache_seconds: float = field(
+        default=30.0,
+        metadata=_help("how long a drawn public status page is kept; a traffic spike costs one drawing per period"),
+    )
 
     def public_items(self) -> list[tuple[str, str, str]]:
         """(key, value, help) for display, secrets masked."""
@@ -221,6 +226,8 @@ def _validate(settings: Settings) -> Settings:
     ):
         if getattr(settings, name) <= 0:
             raise ConfigError(f"invalid value for '{name}': {getattr(settings, name)}; it must be positive")
+    if settings.status_cache_seconds < 0:
+        raise ConfigError(f"invalid value for 'status_cache_seconds': {settings.status_cache_seconds}; it must be >= 0")
     if settings.query_timeout_seconds <= 0:
         raise ConfigError("invalid value for 'query_timeout_seconds': it must be positive")
     if settings.write_admission_wait_seconds < 0:

@@ -59,18 +59,26 @@ class RunningServer:
         return self.process.returncode
 
 
+def banner_path(data_dir: Path) -> Path:
+    """Where :func:`start_server` keeps what ``heron serve`` printed on stdout."""
+    return data_dir.with_name(data_dir.name + ".stdout")
+
+
 def start_server(data_dir: Path, *, password: str | None = None, env: dict[str, str] | None = None) -> RunningServer:
     """Start ``heron serve`` on 127.0.0.1, port 0; read the bound address from its log."""
     password = password or secrets.token_urlsafe(12)
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("HERON_")}
     full_env.update({"HERON_ADMIN_PASSWORD": password, "HERON_RETENTION_INTERVAL_SECONDS": "0.5"})
     full_env.update(env or {})
+    # The banner (stdout) goes to a file beside the data directory: it holds a generated password.
+    banner = banner_path(data_dir).open("wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "heron", "serve", "--data-dir", str(data_dir), "--listen", "127.0.0.1:0"],
-        stdout=subprocess.DEVNULL,
+        stdout=banner,
         stderr=subprocess.PIPE,
         env=full_env,
     )
+    banner.close()
     assert proc.stderr is not None
     lines: list[str] = []
     url = ""

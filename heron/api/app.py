@@ -27,6 +27,9 @@ from heron.api.inventory.server_list import ServerListing
 from heron.api.probes import monitor_v0, push, runtime, services
 from heron.api.query import sql
 from heron.api.services import Services
+from heron.api.web import assets as web_assets
+from heron.api.web import status as web_status
+from heron.api.web import status_pages as web_status_pages
 from heron.auth.principal import Authenticator
 from heron.auth.ratelimit import WafPolicy
 from heron.tsdb.names import schema_for
@@ -184,6 +187,10 @@ def create_app(svc: Services) -> FastAPI:
         app.include_router(router)
     # -- service monitors (heron.api.probes); the fixed paths before /api/v1/service/{id} --
     for router in (services.managed, services.admin, services.router, push.router, monitor_v0.router):
+        app.include_router(router)
+    # -- web UI (issue 16): the status pages' API, the public status pages, then the UI's pages
+    # and files last, so no API path is ever answered by the UI.
+    for router in (web_status_pages.router, web_status.router, web_assets.router):
         app.include_router(router)
     writes = [
         r.path_regex

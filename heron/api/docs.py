@@ -10,7 +10,8 @@ with no internet access. The OpenAPI document is FastAPI's, completed in three w
 * **errors**: each operation's ``4XX`` and ``5XX`` responses are its family's error envelope (the body
   :mod:`heron.api.errors` really sends), replacing FastAPI's ``422`` validation schema, which
   Heron never sends (invalid requests are ``400`` in the family's envelope);
-* ``x-heron-access``: ``public``, ``guest``, ``user``, ``admin`` or ``push``, for readers and tests.
+* ``x-heron-access``: ``public``, ``guest``, ``user``, ``admin`` or ``push``, for readers and tests;
+* **WebSockets**: each is listed as the ``GET`` that upgrades to it (``x-heron-websocket``).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from typing import Any
 from fastapi import APIRouter, FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.openapi.utils import get_openapi
-from fastapi.routing import APIRoute, iter_route_contexts
+from fastapi.routing import APIRoute, APIWebSocketRoute, iter_route_contexts
 from starlette.responses import FileResponse, HTMLResponse
 
 from heron.api import deps
@@ -241,7 +242,46 @@ def _complete(app: FastAPI, doc: dict[str, Any]) -> dict[str, Any]:
                 op["security"] = [{}, *_USER_SECURITY]
             elif access == "push":
                 op["security"] = [{}, *_PUSH_SECURITY] if push_open else _PUSH_SECURITY
+    _document_websockets(app, doc)
     return doc
+
+
+#: Who may open each WebSocket (they resolve credentials themselves, not through a dependency).
+WEBSOCKET_ACCESS = {"/api/v1/ws/server": "guest", "/api/v1/agent/ws": "push"}
+
+
+def _document_websockets(app: FastAPI, doc: dict[str, Any]) -> None:
+    """List each WebSocket as the ``GET`` that upgrades to it, so clients (the web UI) find every
+    address they use in the document; OpenAPI has no WebSocket operation of its own."""
+    ref = {"$ref": "#/components/schemas/Error-heron"}
+    for context in iter_route_contexts(app.routes):
+        route = context.original_route
+        if not isinstance(route, APIWebSocketRoute):
+            continue
+        access = WEBSOCKET_ACCESS.get(route.path, "user")
+        summary = (route.endpoint.__doc__ or route.name).strip().splitlines()[0]
+        op: dict[str, Any] = {
+            "tags": ["heron"],
+            "summary": f"WebSocket: {summary}",
+            "operationId": f"websocket_{route.name}",
+            "responses": {
+                "101": {"description": "switching to the WebSocket protocol"},
+                "4XX": {
+                    "description": "an error (a plain GET without the upgrade is 404)",
+                    "content": {"application/json": {"schema": ref}},
+                },
+                "5XX": {"description": "an error", "content": {"application/json": {"schema": ref}}},
+            },
+            "x-heron-access": access,
+            "x-heron-websocket": True,
+        }
+        if access == "guest":
+            op["security"] = [{}, *_USER_SECURITY]
+        elif access == "push":
+            op["security"] = _PUSH_SECURITY
+        else:
+            op["security"] = _USER_SECURITY
+        doc.setdefault("paths", {}).setdefault(route.path, {})["get"] = op
 
 
 def install_openapi(app: FastAPI) -> None:

@@ -38,7 +38,9 @@ def error_response(request: Request, err: HeronError) -> Response:
     headers: dict[str, str] = {}
     if isinstance(err, Overloaded | StoreUnavailable):
         headers["Retry-After"] = str(err.retry_after_seconds)
-    if isinstance(err, Unauthorized):
+    if isinstance(err, Unauthorized) and request.headers.get("x-requested-with", "").lower() != "xmlhttprequest":
+        # Scripts learn the Basic scheme from the header; the web UI (which sends X-Requested-With)
+        # must not get it, or the browser would open its own login dialog over the page.
         headers["WWW-Authenticate"] = 'Basic realm="heron"'
     return Response(orjson.dumps(body), status_code=status, headers=headers, media_type="application/json")
 

@@ -55,6 +55,9 @@ class UserOut(BaseModel):
     updated_at: datetime
     updated_by: str
     last_active: datetime | None
+    password_change_required: bool = Field(
+        False, description="the password was generated at first start; the web UI asks for a new one"
+    )
 
 
 class ProfileFields(BaseModel):

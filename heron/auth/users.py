@@ -87,6 +87,7 @@ class UserRecord:
     updated_at: datetime
     updated_by: str
     last_active_at: datetime | None = None
+    password_change_required: bool = False
 
 
 def aware(value: datetime) -> datetime:
@@ -109,6 +110,7 @@ def _record(user: User) -> UserRecord:
         updated_at=aware(user.updated_at),
         updated_by=user.updated_by,
         last_active_at=aware(user.last_active_at) if user.last_active_at else None,
+        password_change_required=bool(user.password_change_required),
     )
 
 
@@ -243,6 +245,7 @@ class UserDirectory:
             if user is None:
                 raise NotFound(f"user '{username}' does not exist")
             user.password_hash = hash_password(password)
+            user.password_change_required = False
         self.forget_all()
 
     def change_own_password(self, user_id: int, original: str, new: str) -> None:
@@ -255,6 +258,7 @@ class UserDirectory:
             if not verify_password(user.password_hash, original):
                 raise Unauthorized("the original password is incorrect")
             user.password_hash = hash_password(new)
+            user.password_change_required = False
             user.updated_by = user.username
         self.forget_all()
 
@@ -285,8 +289,15 @@ class UserDirectory:
         if self.count():
             return None
         password = configured_password or random_password()
-        self.create("admin", password, role="admin", nickname="Administrator")
-        return None if configured_password else password
+        created = self.create("admin", password, role="admin", nickname="Administrator")
+        if configured_password:
+            return None
+        with self._meta.session() as s:
+            user = s.get(User, created.user_id)
+            if user is not None:
+                # Printed once on a terminal: the web UI asks for a new one at the first login.
+                user.password_change_required = True
+        return password
 
     def user_id_of(self, username: str) -> int | None:
         with self._meta.session() as s:

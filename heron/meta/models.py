@@ -65,6 +65,8 @@ class User(Base):
     created_by: Mapped[str] = mapped_column(String(64), default="system")
     updated_by: Mapped[str] = mapped_column(String(64), default="system")
     last_active_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    #: The password was generated at first start and must be changed (the web UI asks at login).
+    password_change_required: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class Server(Base):
@@ -237,3 +239,35 @@ class Monitor(Base):
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True, index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+# -- web UI: public status pages -----------------------------------------------------------
+
+
+class StatusPage(Base):
+    """A public status page at ``/status/{slug}`` listing chosen servers (and later services)."""
+
+    __tablename__ = "status_pages"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    title: Mapped[str] = mapped_column(String(255))
+    description: Mapped[str] = mapped_column(String(4096), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    updated_by: Mapped[str] = mapped_column(String(64), default="system")
+
+
+class StatusPageItem(Base):
+    """One entry of a status page: a thing of ``kind`` (``server``) and its id, in display order.
+
+    No foreign key on ``ref_id``: the kinds live in different tables; an entry whose thing was
+    deleted is skipped when the page is drawn.
+    """
+
+    __tablename__ = "status_page_items"
+
+    page_id: Mapped[int] = mapped_column(ForeignKey("status_pages.id", ondelete="CASCADE"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    ref_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)

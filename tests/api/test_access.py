@@ -19,6 +19,7 @@ import pytest
 from heron.api.app import create_app
 from heron.api.docs import access_of, api_routes
 from heron.api.services import open_services
+from heron.api.web.assets import UI_SECTIONS
 from heron.config import Settings
 from tests.cast import Cast, make_cast
 from tests.conftest import RunningServer, start_server
@@ -54,6 +55,9 @@ PUBLIC = {
     ("GET", "/api/v1/push/{token}/{signal}"),
     ("POST", "/api/v1/push/{token}/{signal}"),
 }
+#: The web UI's pages and files, and the public status pages: HTML for browsers (heron.api.web).
+PUBLIC |= {("GET", "/"), ("GET", "/assets/{name}"), ("GET", "/status"), ("GET", "/status/{slug}")}
+PUBLIC |= {("GET", f"/{section}") for section in UI_SECTIONS} | {("GET", f"/{s}/{{rest}}") for s in UI_SECTIONS}
 #: Peers that refuse a missing credential with their own status (Datadog's intake answers 403).
 PEER_REFUSAL = {"/datadog/": 403}
 

@@ -39,6 +39,7 @@ def user_out(record: UserRecord) -> dict[str, Any]:
         "updated_at": record.updated_at,
         "updated_by": record.updated_by,
         "last_active": record.last_active_at,
+        "password_change_required": record.password_change_required,
     }
 
 

@@ -1,0 +1,1 @@
+"""The web UI: its built files at ``/``, status pages (public HTML and their admin API)."""
