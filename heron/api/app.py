@@ -14,6 +14,11 @@ from fastapi import FastAPI
 from heron import __version__
 from heron.api import docs, health
 from heron.api.access import apikeys, session, settings, tokens, users, waf
+from heron.api.alerts import build_alert_service
+from heron.api.alerts import events as alert_events
+from heron.api.alerts import notifications as alert_notifications
+from heron.api.alerts import rules as alert_rules
+from heron.api.alerts import silences as alert_silences
 from heron.api.compat import n9e as n9e_compat
 from heron.api.compat import n9e_targets, nezha_v0, oitc_hosts
 from heron.api.compat import oitc as oitc_compat
@@ -94,6 +99,8 @@ async def _write_live_history(svc: Services) -> None:
 def create_app(svc: Services) -> FastAPI:
     """The application over already-opened services (the caller closes them)."""
     listing = ServerListing(svc, item_of=partial(servers.v1_server, show_note=True))
+    # -- alerts and notifications (issue 13) --
+    alerts = build_alert_service(svc, live_tenant=LIVE_TENANT, live_database=LIVE_DATABASE)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -102,6 +109,7 @@ def create_app(svc: Services) -> FastAPI:
             asyncio.create_task(_host_flush_loop(svc)),
             asyncio.create_task(_live_loop(svc)),
             asyncio.create_task(listing.keep_fresh()),
+            *alerts.start(),
         ]
         try:
             yield
@@ -109,6 +117,7 @@ def create_app(svc: Services) -> FastAPI:
             for task in tasks:
                 task.cancel()
             await _write_live_history(svc)
+            await alerts.close()
             # Closing here, not after uvicorn returns: on SIGTERM uvicorn re-raises the
             # signal once the lifespan has ended, so code after server.run() never runs.
             await asyncio.to_thread(svc.close)
@@ -123,6 +132,7 @@ def create_app(svc: Services) -> FastAPI:
     )
     app.state.services = svc
     app.state.server_listing = listing
+    app.state.alerts = alerts
     app.state.auth = _authenticator(svc)
     install_error_handlers(app)
     docs.install_openapi(app)
@@ -170,6 +180,14 @@ def create_app(svc: Services) -> FastAPI:
         oitc_compat.admin,
         oitc_hosts.router,
         docs.router,
+    ):
+        app.include_router(router)
+    # -- alerts and notifications (issue 13) --
+    for router in (
+        alert_rules.router,
+        alert_notifications.router,
+        alert_events.router,
+        alert_silences.router,
     ):
         app.include_router(router)
     return app

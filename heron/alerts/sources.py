@@ -1,0 +1,205 @@
+"""Rule sources: each turns a rule into observations, one per alert it could raise.
+
+A source is one small module-level class with one method, :meth:`Source.observe`. An
+observation names its alert by a key (the labels that identify it), says whether the rule's
+condition holds for it now, and carries the values and context templates use. The evaluator
+(:mod:`heron.alerts.evaluator`) does the rest: pending, ``for``, firing, resolving, flapping,
+events and the outbox. A new kind of rule (service monitors, PromQL) is a new source.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from heron.alerts.conditions import Condition, Window, cycle_bounds, server_value
+from heron.alerts.rules import RuleDef
+
+#: Most alerts one SQL rule may hold at once; rows beyond are ignored and the status says so.
+MAX_ALERTS_PER_RULE = 5000
+#: How often a transfer quota's byte count is read again from the status history.
+CYCLE_REFRESH_SECONDS = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    key: str
+    labels: Mapping[str, str]
+    breached: bool
+    value: float | None = None
+    values: Mapping[str, float] = field(default_factory=dict)
+    server_id: int | None = None
+    server: Mapping[str, Any] | None = None
+    row: Mapping[str, Any] = field(default_factory=dict)
+    message: str = ""
+
+
+class Source(Protocol):
+    def observe(self, rule: RuleDef, now: float) -> list[Observation]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ServerSnapshot:
+    """A server as rules see it: its record, whether it is online, its host block and status."""
+
+    id: int
+    name: str
+    owner_id: int | None
+    online: bool
+    last_active: float | None
+    host: Mapping[str, Any]
+    status: Mapping[str, Any]
+
+    @property
+    def ip(self) -> str:
+        return str(self.host.get("IPv4") or self.host.get("IPv6") or "")
+
+    def as_context(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name, "host": dict(self.host), "status": dict(self.status)}
+
+
+#: Bytes received and sent by each server since a time: start -> {server_id: (in, out)}.
+TransferSince = Callable[[datetime], Mapping[int, tuple[float, float]]]
+
+
+class ServerSource:
+    """Nezha's server rules over the live state; keeps each condition's samples per server."""
+
+    def __init__(
+        self,
+        servers: Callable[[], Iterable[ServerSnapshot]],
+        *,
+        may_watch: Callable[[RuleDef, ServerSnapshot], bool],
+        transfer_since: TransferSince,
+    ) -> None:
+        self._servers = servers
+        self._may_watch = may_watch
+        self._transfer_since = transfer_since
+        self._windows: dict[tuple[int, int, int], Window] = {}
+        self._cycles: dict[tuple[int, int], tuple[float, datetime, Mapping[int, tuple[float, float]]]] = {}
+        self._snapshot: list[ServerSnapshot] = []
+        self._snapshot_at = -1.0
+
+    def begin(self, now: float) -> None:
+        """Read the servers once per evaluation round (every server rule sees the same state)."""
+        if now != self._snapshot_at:
+            self._snapshot = list(self._servers())
+            self._snapshot_at = now
+
+    def forget(self, rule_ids: set[int]) -> None:
+        """Drop the samples of rules that were changed or deleted."""
+        for window_key in [k for k in self._windows if k[0] in rule_ids]:
+            del self._windows[window_key]
+        for cycle_key in [k for k in self._cycles if k[0] in rule_ids]:
+            del self._cycles[cycle_key]
+
+    def _cycle_value(self, rule: RuleDef, index: int, cond: Condition, server_id: int, now: float) -> float | None:
+        cached = self._cycles.get((rule.id, index))
+        start, _end = cycle_bounds(cond, datetime.fromtimestamp(now, UTC))
+        if cached is None or now - cached[0] >= CYCLE_REFRESH_SECONDS or cached[1] != start:
+            cached = (now, start, self._transfer_since(start))
+            self._cycles[(rule.id, index)] = cached
+        moved = cached[2].get(server_id)
+        if moved is None:
+            return None
+        if cond.type == "transfer_in_cycle":
+            return moved[0]
+        if cond.type == "transfer_out_cycle":
+            return moved[1]
+        return moved[0] + moved[1]
+
+    def observe(self, rule: RuleDef, now: float) -> list[Observation]:
+        self.begin(now)
+        out = []
+        for srv in self._snapshot:
+            if not self._may_watch(rule, srv) or not all(c.covers(srv.id) for c in rule.conditions):
+                continue
+            failing_all = True
+            values: dict[str, float] = {}
+            for index, cond in enumerate(rule.conditions):
+                if cond.type == "offline":
+                    value: float | None = None if srv.last_active is None else (0.0 if srv.online else 1.0)
+                elif cond.is_cycle:
+                    value = self._cycle_value(rule, index, cond, srv.id, now)
+                else:
+                    value = server_value(cond.type, srv.host, srv.status)
+                if value is None or not math.isfinite(value):
+                    failing_all = False
+                    continue
+                values[cond.type] = round(value, 4)
+                key = (rule.id, srv.id, index)
+                window = self._windows.get(key)
+                if window is None:
+                    window = self._windows[key] = Window(now)
+                failing = window.add(now, cond.out_of_range(value), 0.0 if cond.is_cycle else cond.duration)
+                failing_all = failing_all and failing
+            first = next(iter(values.values()), None)
+            out.append(
+                Observation(
+                    key=f"server:{srv.id}",
+                    labels={"server_id": str(srv.id), "server_name": srv.name},
+                    breached=failing_all and bool(values),
+                    value=first,
+                    values=values,
+                    server_id=srv.id,
+                    server=srv.as_context(),
+                    message=f"{srv.name}({srv.ip}) {rule.name}" if srv.ip else f"{srv.name} {rule.name}",
+                )
+            )
+        return out
+
+
+#: Runs a checked read-only query: (tenant, database, statement) -> rows as dicts.
+RunSql = Callable[[str, str, str], list[dict[str, Any]]]
+
+
+def _label_text(value: Any) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return "" if value is None else str(value)
+
+
+class SqlSource:
+    """Query rules: every row the query returns (after the threshold) is a breached alert."""
+
+    def __init__(self, run_sql: RunSql) -> None:
+        self._run_sql = run_sql
+        self.truncated: set[int] = set()
+
+    def observe(self, rule: RuleDef, now: float) -> list[Observation]:
+        spec = rule.sql
+        assert spec is not None
+        rows = self._run_sql(spec.tenant, spec.database, spec.statement())
+        if len(rows) > MAX_ALERTS_PER_RULE:
+            self.truncated.add(rule.id)
+            rows = rows[:MAX_ALERTS_PER_RULE]
+        else:
+            self.truncated.discard(rule.id)
+        out = []
+        for row in rows:
+            if spec.label_columns is not None:
+                label_cols = [c for c in spec.label_columns if c in row]
+            else:
+                label_cols = [c for c, v in row.items() if isinstance(v, str) and c != spec.value_column]
+            labels = {c: _label_text(row.get(c)) for c in label_cols}
+            raw = row.get(spec.value_column)
+            if raw is None:
+                raw = next((v for v in row.values() if isinstance(v, int | float) and not isinstance(v, bool)), None)
+            value = float(raw) if isinstance(raw, int | float) and not isinstance(raw, bool) else None
+            shown = ", ".join(f"{k}={v}" for k, v in sorted(labels.items()))
+            message = f"{rule.name} {{{shown}}}" + (f" = {value:g}" if value is not None else "")
+            out.append(
+                Observation(
+                    key="sql:" + "\x1f".join(f"{k}={labels[k]}" for k in sorted(labels)),
+                    labels=labels,
+                    breached=True,
+                    value=value,
+                    values={spec.value_column: value} if value is not None else {},
+                    row={k: (_label_text(v) if not isinstance(v, int | float | bool) else v) for k, v in row.items()},
+                    message=message,
+                )
+            )
+        return out
