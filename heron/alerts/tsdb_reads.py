@@ -30,6 +30,7 @@ class TsdbReads:
         namespaces: Namespaces,
         table_names: Callable[[str], frozenset[str]],
         *,
+        sync: Callable[[], None],
         timeout_seconds: float,
         status_schema: str,
         status_table: str,
@@ -37,6 +38,7 @@ class TsdbReads:
         self._con = con
         self._namespaces = namespaces
         self._tables = table_names
+        self._sync = sync
         self._timeout = timeout_seconds
         self._status_schema = status_schema
         self._status_table = status_table
@@ -56,7 +58,11 @@ class TsdbReads:
             stream.close()
 
     def check(self, tenant: str, database: str, statement: str) -> None:
-        """Compile ``statement`` against the database now: it must pass the sandbox and plan."""
+        """Compile ``statement`` against the database now: it must pass the sandbox and plan.
+
+        Acknowledged writes are applied first, so a table written just before the rule exists.
+        """
+        self._sync()
         self.run(tenant, database, f"SELECT * FROM ({statement}) AS heron_check LIMIT 0", max_rows=1)
 
     def transfer_since(self, start: datetime) -> dict[int, tuple[float, float]]:

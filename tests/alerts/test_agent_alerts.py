@@ -106,8 +106,13 @@ def test_a_cpu_rule_fires_under_load_tells_every_method_resolves_and_a_silence_s
                 c.post(
                     "/api/v1/notification",
                     json={
-                        "name": "mail", "kind": "email", "smtp_host": "127.0.0.1", "smtp_port": smtp_port,
-                        "smtp_security": "none", "from": "heron@example.org", "to": ["ops@example.org"],
+                        "name": "mail",
+                        "kind": "email",
+                        "smtp_host": "127.0.0.1",
+                        "smtp_port": smtp_port,
+                        "smtp_security": "none",
+                        "from": "heron@example.org",
+                        "to": ["ops@example.org"],
                     },  # fmt: skip
                 )
             )
@@ -168,7 +173,9 @@ def test_a_cpu_rule_fires_under_load_tells_every_method_resolves_and_a_silence_s
                 silenced = wait_for(
                     lambda: [
                         e
-                        for e in _ok(c.get("/api/v1/alert-event", params={"rule_id": rule_id, "state": "firing"}))["value"]
+                        for e in _ok(c.get("/api/v1/alert-event", params={"rule_id": rule_id, "state": "firing"}))[
+                            "value"
+                        ]
                         if e["silenced"]
                     ],
                     timeout_s=90,
@@ -177,7 +184,9 @@ def test_a_cpu_rule_fires_under_load_tells_every_method_resolves_and_a_silence_s
             tries = _ok(c.get(f"/api/v1/alert-event/{silenced[0]['id']}/delivery"))
             assert tries and {d["status"] for d in tries} == {"silenced"}
             wait_for(
-                lambda: _ok(c.get("/api/v1/alert-event", params={"rule_id": rule_id, "state": "active"}))["value"] == [],
+                lambda: (
+                    _ok(c.get("/api/v1/alert-event", params={"rule_id": rule_id, "state": "active"}))["value"] == []
+                ),
                 timeout_s=120,
                 what="the silenced alert to resolve",
             )
@@ -198,7 +207,9 @@ def test_killing_the_agent_fires_the_offline_rule_and_restarting_it_resolves_it(
                 c.post(
                     "/api/v1/notification",
                     json={
-                        "name": "nezha-style", "url": hook.url + "/nezha", "skip_check": True,
+                        "name": "nezha-style",
+                        "url": hook.url + "/nezha",
+                        "skip_check": True,
                         "request_body": '{"text": "#NEZHA#", "server": "#SERVER.NAME#"}',
                     },  # fmt: skip
                 )
@@ -216,7 +227,9 @@ def test_killing_the_agent_fires_the_offline_rule_and_restarting_it_resolves_it(
             assert fired[0]["text"].startswith("[Incident]") and agent_id in fired[0]["text"]
             assert fired[0]["server"] == agent_id
             agent = start_agent(live, token, agent_id, tmp_path)
-            both = wait_for(lambda: len(hook.bodies("/nezha")) >= 2 and hook.bodies("/nezha"), timeout_s=30, what="resolved")
+            both = wait_for(
+                lambda: len(hook.bodies("/nezha")) >= 2 and hook.bodies("/nezha"), timeout_s=30, what="resolved"
+            )
             assert both[1]["text"].startswith("[Resolved]") and agent_id in both[1]["text"]
     finally:
         stop(agent)

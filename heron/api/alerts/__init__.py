@@ -37,6 +37,7 @@ def build_alert_service(svc: Services, *, live_tenant: str, live_database: str) 
         svc.tsdb,
         svc.namespaces,
         svc.writer.table_names,
+        sync=lambda: svc.writer.sync().result(),
         timeout_seconds=s.query_timeout_seconds,
         status_schema=schema_for(live_tenant, live_database),
         status_table=STATUS_TABLE,
