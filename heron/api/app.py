@@ -20,7 +20,7 @@ from heron.api.alerts import notifications as alert_notifications
 from heron.api.alerts import rules as alert_rules
 from heron.api.alerts import silences as alert_silences
 from heron.api.compat import n9e as n9e_compat
-from heron.api.compat import n9e_targets, nezha_v0, oitc_hosts
+from heron.api.compat import n9e_alerts, n9e_targets, nezha_v0, oitc_hosts
 from heron.api.compat import oitc as oitc_compat
 from heron.api.errors import install_error_handlers
 from heron.api.ingest import logs, push_n9e, push_prom, traces, write
@@ -188,6 +188,7 @@ def create_app(svc: Services) -> FastAPI:
         alert_notifications.router,
         alert_events.router,
         alert_silences.router,
+        n9e_alerts.router,
     ):
         app.include_router(router)
     return app
