@@ -122,7 +122,7 @@ class Settings:
 
     # -- alerts and notifications (issue 13) --------------------------------------------------
     alert_eval_interval_seconds: float = field(
-        default=3.0, metadata=_help("how often server rules are evaluated over the live state (Nezha checks every 3 s)")
+        default=1.0, metadata=_help("how often server rules are evaluated over the live state")
     )
     alert_delivery_poll_seconds: float = field(
         default=0.5, metadata=_help("how often the delivery worker looks for due notifications")

@@ -272,23 +272,35 @@ def cycle_bounds(cond: Condition, now: datetime) -> tuple[datetime, datetime]:
 
 
 class Window:
-    """The samples of one condition for one server over its duration: (time, out of range)."""
+    """The samples of one condition for one server over its duration: (time, out of range).
 
-    __slots__ = ("first_at", "samples")
+    The condition fails once it has been out of range for ``duration`` seconds (counted from
+    the first out-of-range sample, measured on the clock of the round that asks), while more
+    than 70 % of the samples in the last ``duration`` seconds are out of range, so one good
+    sample among bad ones does not restart the count (Nezha's tolerance). A sample with a
+    time not newer than the last one is the same report seen again and is not counted twice.
+    """
 
-    def __init__(self, first_at: float) -> None:
-        self.first_at = first_at
+    __slots__ = ("bad_since", "samples")
+
+    def __init__(self) -> None:
+        self.bad_since: float | None = None
         self.samples: deque[tuple[float, bool]] = deque()
 
-    def add(self, at: float, failing: bool, duration: float) -> bool:
-        """Record a sample; whether the condition fails over its duration now."""
-        self.samples.append((at, failing))
-        horizon = at - duration
-        while self.samples and self.samples[0][0] <= horizon and len(self.samples) > 1:
-            self.samples.popleft()
-        if duration <= 0:
-            return failing
-        if at - self.first_at < duration:
-            return False
+    def add(self, at: float, failing: bool, duration: float, *, now: float) -> bool:
+        """Record the sample taken at ``at``; whether the condition fails at ``now``."""
+        if not self.samples or at > self.samples[-1][0]:
+            self.samples.append((at, failing))
+            horizon = at - duration
+            while len(self.samples) > 1 and self.samples[0][0] < horizon:
+                self.samples.popleft()
+        latest = self.samples[-1][1]
         bad = sum(1 for _, f in self.samples if f)
-        return bad > FAIL_SHARE * len(self.samples)
+        mostly_bad = bad > FAIL_SHARE * len(self.samples)
+        if latest and self.bad_since is None:
+            self.bad_since = self.samples[-1][0]
+        elif not latest and not mostly_bad:
+            self.bad_since = None
+        if duration <= 0:
+            return latest
+        return self.bad_since is not None and mostly_bad and now - self.bad_since >= duration

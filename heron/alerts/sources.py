@@ -52,6 +52,8 @@ class ServerSnapshot:
     last_active: float | None
     host: Mapping[str, Any]
     status: Mapping[str, Any]
+    #: When the status was reported (the sample's time); ``None`` for a server that never reported.
+    sampled_at: float | None = None
 
     @property
     def ip(self) -> str:
@@ -133,8 +135,14 @@ class ServerSource:
                 key = (rule.id, srv.id, index)
                 window = self._windows.get(key)
                 if window is None:
-                    window = self._windows[key] = Window(now)
-                failing = window.add(now, cond.out_of_range(value), 0.0 if cond.is_cycle else cond.duration)
+                    window = self._windows[key] = Window()
+                reported = cond.type != "offline" and not cond.is_cycle and srv.sampled_at
+                failing = window.add(
+                    srv.sampled_at if reported and srv.sampled_at else now,
+                    cond.out_of_range(value),
+                    0.0 if cond.is_cycle else cond.duration,
+                    now=now,
+                )
                 failing_all = failing_all and failing
             first = next(iter(values.values()), None)
             out.append(

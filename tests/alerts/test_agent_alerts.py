@@ -113,7 +113,7 @@ def test_a_cpu_rule_fires_under_load_tells_every_method_resolves_and_a_silence_s
                         "smtp_security": "none",
                         "from": "heron@example.org",
                         "to": ["ops@example.org"],
-                    },  # fmt: skip
+                    },
                 )
             )
             assert mails == [], "saving an email method checks the connection without sending"
@@ -211,7 +211,7 @@ def test_killing_the_agent_fires_the_offline_rule_and_restarting_it_resolves_it(
                         "url": hook.url + "/nezha",
                         "skip_check": True,
                         "request_body": '{"text": "#NEZHA#", "server": "#SERVER.NAME#"}',
-                    },  # fmt: skip
+                    },
                 )
             )
             group = _ok(c.post("/api/v1/notification-group", json={"name": "offline", "notifications": [method]}))

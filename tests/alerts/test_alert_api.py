@@ -105,7 +105,7 @@ def test_secrets_are_masked_kept_on_change_and_the_test_route_says_what_the_far_
                     "from": "a@b.c",
                     "to": ["d@e.f"],
                     "skip_check": True,
-                },  # fmt: skip
+                },
             )
         )
         listed = {m["id"]: m for m in _ok(client.get("/api/v1/notification"))}
@@ -203,11 +203,18 @@ def test_nightingale_business_groups_rules_mutes_and_events(server: RunningServe
     assert [g["id"] for g in _ok(httpx.get(f"{url}/api/n9e/busi-groups", headers=charlie))] == []
 
     rule = {
-        "name": "HighErrorRate", "prod": "metric", "cate": "prometheus", "severity": 2, "prom_for_duration": 60,
-        "prom_ql": 'rate(http_errors_total[5m]) > 0.1', "prom_eval_interval": 15, "disabled": 0,
+        "name": "HighErrorRate",
+        "prod": "metric",
+        "cate": "prometheus",
+        "severity": 2,
+        "prom_for_duration": 60,
+        "prom_ql": "rate(http_errors_total[5m]) > 0.1",
+        "prom_eval_interval": 15,
+        "disabled": 0,
         "rule_config": {"queries": [{"prom_ql": "rate(http_errors_total[5m]) > 0.1", "severity": 2}]},
-        "annotations": {"summary": "errors"}, "notify_channels": ["email"],
-    }  # fmt: skip
+        "annotations": {"summary": "errors"},
+        "notify_channels": ["email"],
+    }
     assert _ok(httpx.post(f"{url}/api/n9e/busi-group/{bg}/alert-rules", json=[rule], headers=bob)) == {
         "HighErrorRate": ""
     }
@@ -229,8 +236,13 @@ def test_nightingale_business_groups_rules_mutes_and_events(server: RunningServe
     assert one["disabled"] == 1 and one["note"] == "off" and one["prom_ql"] == rule["prom_ql"]
     assert httpx.get(f"{url}/api/n9e/alert-rule/{arid}", headers=charlie).status_code == 403
 
-    mute = {"tags": [{"key": "alertname", "func": "==", "value": "HighErrorRate"}], "cause": "deploy",
-            "btime": int(time.time()), "etime": int(time.time()) + 3600, "prod": "metric"}  # fmt: skip
+    mute = {
+        "tags": [{"key": "alertname", "func": "==", "value": "HighErrorRate"}],
+        "cause": "deploy",
+        "btime": int(time.time()),
+        "etime": int(time.time()) + 3600,
+        "prod": "metric",
+    }
     mid = _ok(httpx.post(f"{url}/api/n9e/busi-group/{bg}/alert-mutes", json=mute, headers=bob))
     mutes = _ok(httpx.get(f"{url}/api/n9e/busi-group/{bg}/alert-mutes", headers=bob))
     assert mutes[0]["id"] == mid and mutes[0]["cause"] == "deploy" and mutes[0]["activated"] == 1

@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from tests.alerts.receivers import free_port, http_receiver, wait_for
-from tests.conftest import RunningServer, start_server
+from tests.conftest import start_server
 
 pytestmark = pytest.mark.slow
 

@@ -18,8 +18,8 @@ HOST = {"MemTotal": 1000, "SwapTotal": 0, "DiskTotal": 4000, "IPv4": "10.0.0.1"}
 STATUS = {
     "CPU": 42.0, "MemUsed": 250, "SwapUsed": 0, "DiskUsed": 1000, "NetInSpeed": 100, "NetOutSpeed": 30,
     "NetInTransfer": 5, "NetOutTransfer": 7, "Load1": 1.5, "Load5": 1.0, "Load15": 0.5, "TcpConnCount": 9,
-    "UdpConnCount": 2, "ProcessCount": 120, "Temperatures": [{"Name": "a", "Temperature": 0}, {"Name": "b", "Temperature": 61}],
-    "GPU": [],
+    "UdpConnCount": 2, "ProcessCount": 120, "GPU": [],
+    "Temperatures": [{"Name": "a", "Temperature": 0}, {"Name": "b", "Temperature": 61}],
 }  # fmt: skip
 
 
@@ -39,14 +39,23 @@ def test_net_all_speed_adds_inbound_and_outbound_unlike_nezha() -> None:
     assert server_value("net_all_speed", HOST, {**STATUS, "NetInSpeed": 1, "NetOutSpeed": 1000}) == 1001
 
 
-def test_a_condition_fails_only_after_its_duration_with_more_than_70_percent_out_of_range() -> None:
-    cond = parse_condition({"type": "cpu", "max": 80, "duration": 10}, where="r")
-    w = Window(first_at=0.0)
-    assert [w.add(t, True, cond.duration) for t in range(0, 10)] == [False] * 10
-    assert w.add(10, True, cond.duration) is True
-    # Three good samples out of ten: 70 % bad is not more than 70 %.
-    results = [w.add(t, t % 10 < 3 and t > 10, cond.duration) for t in range(11, 25)]
-    assert results[-1] is False
+def test_a_condition_fails_after_its_duration_out_of_range_and_tolerates_a_blip() -> None:
+    cond = parse_condition({"type": "cpu", "max": 80, "duration": 9}, where="r")
+    w = Window()
+    assert w.add(0, False, cond.duration, now=0.5) is False
+    assert [w.add(t, True, cond.duration, now=t + 0.5) for t in (3, 6, 9)] == [False, False, False]
+    assert w.add(9, True, cond.duration, now=12.0) is True, "9 s after the first bad report, between reports"
+    assert w.add(12, True, cond.duration, now=12.0) is True
+    assert w.add(15, False, cond.duration, now=15.0) is True, "one good sample among bad ones: still failing"
+    assert w.add(18, False, cond.duration, now=18.0) is False
+    assert w.add(21, True, cond.duration, now=21.0) is False, "the count starts again"
+
+
+def test_the_same_report_seen_twice_counts_once() -> None:
+    w = Window()
+    for now in (1.0, 2.0, 3.0):
+        w.add(0.5, True, 9, now=now)
+    assert len(w.samples) == 1
 
 
 def test_monthly_cycles_follow_calendar_months_and_hourly_ones_arithmetic() -> None:

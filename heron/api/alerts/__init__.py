@@ -29,7 +29,9 @@ def build_alert_service(svc: Services, *, live_tenant: str, live_database: str) 
     def servers() -> Iterable[ServerSnapshot]:
         views = server_views(svc.hosts.list(), svc.live, now=time.time(), offline_after_seconds=s.host_offline_seconds)
         return [
-            ServerSnapshot(v.info.id, v.info.name, v.info.owner_id, v.online, v.last_active, v.host, v.status)
+            ServerSnapshot(
+                v.info.id, v.info.name, v.info.owner_id, v.online, v.last_active, v.host, v.status, v.last_active
+            )
             for v in views
         ]
 

@@ -22,9 +22,18 @@ from heron.api.alerts import alert_service
 from heron.api.deps import current_user
 from heron.api.pagination import Page, page_params, paginate
 from heron.api.schemas import MAX_ID, ObjectId
+from heron.auth.permissions import Action, Resource, require
 from heron.auth.users import Principal
 
 router = APIRouter(tags=["heron"], dependencies=[Depends(current_user)])
+
+
+@router.get("/api/v1/alert-stats", summary="Alerting counters: evaluation CPU, active alerts, messages (admins)")
+async def alert_stats(
+    service: AlertService = Depends(alert_service), user: Principal = Depends(current_user)
+) -> dict[str, Any]:
+    require(user, Action.READ, Resource("alert_stats"))
+    return {"success": True, "data": service.stats()}
 
 
 @router.get("/api/v1/alert-event", summary="Alert events: active ones and history, filtered and paged")
