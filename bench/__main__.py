@@ -18,6 +18,7 @@ from typing import Any
 from bench import results
 from bench.agent import DEFAULT_SECONDS as AGENT_SECONDS
 from bench.agent import run_agent
+from bench.alerts import run_alerts
 from bench.fleet import DEFAULT_AGENTS as FLEET_AGENTS
 from bench.fleet import run_fleet
 from bench.ingest import run_ingest
@@ -29,7 +30,9 @@ from bench.remote_write import run_remote_write
 from bench.report import write_report
 
 INSTALL_SCRIPT = Path(__file__).with_name("install-peers.sh")
-PEER_BINARIES = ("influxd", "victoria-metrics", "wrk", "prometheus", "prometheus-node-exporter")
+PEER_BINARIES = (
+    "influxd", "victoria-metrics", "wrk", "prometheus", "prometheus-node-exporter", "prometheus-alertmanager",
+)  # fmt: skip
 DEFAULT_DURATION_S = 20
 BUSY_PROBE_S = 2.0
 BUSY_WARN_PERCENT = 25.0
@@ -39,7 +42,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument(
         "--only",
-        choices=("ingest", "query", "remote_write", "push_routes", "agent", "fleet"),
+        choices=("ingest", "query", "remote_write", "push_routes", "agent", "fleet", "alerts"),
         help="run one benchmark (default: all)",
     )
     parser.add_argument(
@@ -130,6 +133,10 @@ def main(argv: list[str] | None = None) -> int:
             problems += failures(document)
         if args.only in (None, "fleet"):
             document = run_fleet(agents=args.fleet_agents, workdir=workdir)
+            say(f"wrote {results.write(document)}")
+            problems += failures(document)
+        if args.only in (None, "alerts"):
+            document = run_alerts(workdir=workdir, agents=args.fleet_agents)
             say(f"wrote {results.write(document)}")
             problems += failures(document)
     say(f"wrote {write_report()}")
