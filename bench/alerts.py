@@ -50,6 +50,7 @@ from bench.results import Metric
 from bench.systems.base import PHASE_ERRORS, Server, debian_version, describe_failure, running
 from bench.systems.heron import REPO_ROOT, Heron
 from bench.systems.prometheus import Prometheus
+from bench.timefmt import sql_timestamp
 from bench.tsbs import DEFAULT_HOSTS, INTERVAL_NS, write_bodies
 
 DEFAULT_AGENTS = 2000
@@ -299,12 +300,11 @@ def measure_heron(workdir: Path, agents: int) -> dict[str, Any]:
                     {"name": f"quiet-{i}", "rules": [{**q, "duration": 30, "cover": 0}], "notification_group_id": group}
                     for i, q in enumerate(QUIET[: SERVER_RULES - 1])
                 ]
-                end_of_day = bodies.end_ns // 1_000_000_000
                 for i in range(SQL_RULES):
                     rules.append({
                         "name": f"sql-{i}", "kind": "sql", "database": "bench", "interval_seconds": SQL_INTERVAL_S,
                         "query": "SELECT hostname, avg(usage_user) AS value FROM cpu "
-                                 f"WHERE time > to_timestamp({end_of_day}) - INTERVAL '{5 + i % 55} minutes' "
+                                 f"WHERE time > {sql_timestamp(bodies.end_ns)} - INTERVAL '{5 + i % 55} minutes' "
                                  "GROUP BY hostname",
                         "threshold": "value > 200", "notification_group_id": group,
                     })  # fmt: skip
