@@ -281,24 +281,26 @@ class Window:
     time not newer than the last one is the same report seen again and is not counted twice.
     """
 
-    __slots__ = ("bad_since", "samples")
+    __slots__ = ("bad", "bad_since", "samples")
 
     def __init__(self) -> None:
         self.bad_since: float | None = None
         self.samples: deque[tuple[float, bool]] = deque()
+        self.bad = 0
 
     def add(self, at: float, failing: bool, duration: float, *, now: float) -> bool:
         """Record the sample taken at ``at``; whether the condition fails at ``now``."""
-        if not self.samples or at > self.samples[-1][0]:
-            self.samples.append((at, failing))
+        samples = self.samples
+        if not samples or at > samples[-1][0]:
+            samples.append((at, failing))
+            self.bad += failing
             horizon = at - duration
-            while len(self.samples) > 1 and self.samples[0][0] < horizon:
-                self.samples.popleft()
-        latest = self.samples[-1][1]
-        bad = sum(1 for _, f in self.samples if f)
-        mostly_bad = bad > FAIL_SHARE * len(self.samples)
+            while len(samples) > 1 and samples[0][0] < horizon:
+                self.bad -= samples.popleft()[1]
+        latest = samples[-1][1]
+        mostly_bad = self.bad > FAIL_SHARE * len(samples)
         if latest and self.bad_since is None:
-            self.bad_since = self.samples[-1][0]
+            self.bad_since = samples[-1][0]
         elif not latest and not mostly_bad:
             self.bad_since = None
         if duration <= 0:

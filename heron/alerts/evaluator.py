@@ -287,7 +287,8 @@ class Evaluator:
     def _context(self, rule: RuleDef, obs: Observation, labels: Mapping[str, str]) -> dict[str, Any]:
         ctx = sample_context(labels)
         ctx.update(
-            value=obs.value, values=dict(obs.values), row=dict(obs.row), server=dict(obs.server or {}),
+            value=obs.value, values=dict(obs.values), row=dict(obs.row),
+            server=obs.server.as_context() if obs.server is not None else {},
             rule={"id": rule.id, "name": rule.name},
         )  # fmt: skip
         return ctx
@@ -448,7 +449,7 @@ class Evaluator:
             "value": row.value,
             "values": dict(obs.values) if obs is not None else {},
             "message": f"[{prefix}] {summary or text.strip()}",
-            "server": dict(obs.server) if obs is not None and obs.server else None,
+            "server": obs.server.as_context() if obs is not None and obs.server is not None else None,
             "fingerprint": row.fingerprint,
             "started_at": row.started_at.isoformat().replace("+00:00", "Z"),
             "fired_at": row.fired_at.isoformat().replace("+00:00", "Z") if row.fired_at else None,

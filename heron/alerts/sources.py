@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from heron.alerts.conditions import Condition, Window, cycle_bounds, server_value
+from heron.alerts.conditions import COVER_ALL, Condition, Window, cycle_bounds, server_value
 from heron.alerts.rules import RuleDef
 
 #: Most alerts one SQL rule may hold at once; rows beyond are ignored and the status says so.
@@ -32,7 +32,7 @@ class Observation:
     value: float | None = None
     values: Mapping[str, float] = field(default_factory=dict)
     server_id: int | None = None
-    server: Mapping[str, Any] | None = None
+    server: ServerSnapshot | None = None
     row: Mapping[str, Any] = field(default_factory=dict)
     message: str = ""
 
@@ -114,46 +114,65 @@ class ServerSource:
         return moved[0] + moved[1]
 
     def observe(self, rule: RuleDef, now: float) -> list[Observation]:
+        """Observations of the servers where something is going on: a condition out of range,
+        or counting towards its duration. A server whose conditions are all in range yields
+        nothing (the evaluator resolves what it held for it), which keeps a round over 2,000
+        servers and 20 rules cheap: the common case is one lookup and one comparison each."""
         self.begin(now)
         out = []
+        conds = list(enumerate(rule.conditions))
+        everyone = all(c.cover == COVER_ALL and not c.ignore for c in rule.conditions)
+        windows = self._windows
         for srv in self._snapshot:
-            if not self._may_watch(rule, srv) or not all(c.covers(srv.id) for c in rule.conditions):
+            if not self._may_watch(rule, srv):
+                continue
+            if not everyone and not all(c.covers(srv.id) for c in rule.conditions):
                 continue
             failing_all = True
+            busy = False
             values: dict[str, float] = {}
-            for index, cond in enumerate(rule.conditions):
-                if cond.type == "offline":
+            for index, cond in conds:
+                kind = cond.type
+                if kind == "offline":
                     value: float | None = None if srv.last_active is None else (0.0 if srv.online else 1.0)
                 elif cond.is_cycle:
                     value = self._cycle_value(rule, index, cond, srv.id, now)
                 else:
-                    value = server_value(cond.type, srv.host, srv.status)
+                    value = server_value(kind, srv.host, srv.status)
                 if value is None or not math.isfinite(value):
                     failing_all = False
                     continue
-                values[cond.type] = round(value, 4)
+                values[kind] = round(value, 4)
                 key = (rule.id, srv.id, index)
-                window = self._windows.get(key)
+                window = windows.get(key)
+                bad = cond.out_of_range(value)
+                if not bad and (window is None or window.bad_since is None):
+                    if window is not None:
+                        del windows[key]
+                    failing_all = False
+                    continue
                 if window is None:
-                    window = self._windows[key] = Window()
-                reported = cond.type != "offline" and not cond.is_cycle and srv.sampled_at
+                    window = windows[key] = Window()
+                reported = kind != "offline" and not cond.is_cycle and srv.sampled_at
                 failing = window.add(
                     srv.sampled_at if reported and srv.sampled_at else now,
-                    cond.out_of_range(value),
+                    bad,
                     0.0 if cond.is_cycle else cond.duration,
                     now=now,
                 )
+                busy = busy or window.bad_since is not None
                 failing_all = failing_all and failing
-            first = next(iter(values.values()), None)
+            if not busy and not failing_all:
+                continue
             out.append(
                 Observation(
                     key=f"server:{srv.id}",
                     labels={"server_id": str(srv.id), "server_name": srv.name},
                     breached=failing_all and bool(values),
-                    value=first,
+                    value=next(iter(values.values()), None),
                     values=values,
                     server_id=srv.id,
-                    server=srv.as_context(),
+                    server=srv,
                     message=f"{srv.name}({srv.ip}) {rule.name}" if srv.ip else f"{srv.name} {rule.name}",
                 )
             )
