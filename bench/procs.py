@@ -174,4 +174,3 @@ def post_round_robin(
     for thread in pool:
         thread.join()
     return totals
-
