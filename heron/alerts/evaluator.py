@@ -232,13 +232,14 @@ class Evaluator:
             flapping = self._flap(fp, obs.breached, now)
             st = self.states.get(fp)
             if obs.breached:
+                if st is not None:
+                    st.last_breach_at = now
                 if st is None:
                     fire = rule.for_seconds <= 0
                     out.append(_Change("open", rule, obs, fp, fired=fire, flapping=flapping))
                 elif st.state == "pending" and now - st.started_at >= rule.for_seconds:
                     out.append(_Change("fire", rule, obs, fp, st, flapping=flapping))
                 elif st.state == "firing":
-                    st.last_breach_at = now
                     if st.flapping != flapping:
                         out.append(_Change("flap", rule, obs, fp, st, flapping=flapping))
                     elif self._repeat_due(rule, st, now):
