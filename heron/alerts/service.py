@@ -50,6 +50,9 @@ _ROUTING_TABLES = (
     "server_group_servers",
     "server_groups",
 )
+#: Fraction of its interval by which each SQL rule's first run is offset (the golden ratio's, so
+#: consecutive ids land far apart).
+SPREAD_FACTOR = 0.6180339887
 #: How often the routing is read again even when nothing changed (silences start and end by the clock).
 ROUTING_MAX_AGE_SECONDS = 30.0
 
@@ -223,10 +226,15 @@ class AlertService:
         done = 0
         for rule in [r for r in self.current_rules() if r.enabled and r.kind == "sql"]:
             assert rule.sql is not None
-            due = self._sql_due.get(rule.id, 0.0)
+            interval = rule.sql.interval_seconds
+            due = self._sql_due.get(rule.id)
+            if due is None:
+                # Spread rules over their interval (as Prometheus offsets its groups), so a
+                # hundred rules saved together do not all run in the same second.
+                due = self._sql_due[rule.id] = now + (rule.id * SPREAD_FACTOR % 1.0) * interval
             if now < due:
                 continue
-            self._sql_due[rule.id] = now + rule.sql.interval_seconds
+            self._sql_due[rule.id] = due + interval if due + interval > now else now + interval
             started = time.perf_counter()
             try:
                 observations = self.sql_source.observe(rule, now)
