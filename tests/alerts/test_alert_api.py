@@ -254,6 +254,10 @@ def test_nightingale_business_groups_rules_mutes_and_events(server: RunningServe
         ident = f"bg-host-{cast.bob.id}"
         _ok(admin.post("/api/v1/server", json={"name": ident}))
         _ok(admin.put("/api/n9e/targets/bgids", json={"idents": [ident], "bgids": [bg], "action": "add"}))
+        seen = _ok(httpx.get(f"{url}/api/n9e/targets", params={"query": ident}, headers=bob))["list"]
+        assert [(t["ident"], t["group_id"]) for t in seen] == [(ident, bg)], "a team member sees the group's hosts"
+        assert seen[0]["group_objs"][0]["id"] == bg
+        assert _ok(httpx.get(f"{url}/api/n9e/targets", params={"query": ident}, headers=charlie))["list"] == []
         r = admin.put("/api/n9e/targets/bgids", json={"idents": [ident], "bgids": [bg], "action": "move"})
         assert r.status_code == 400 and "action" in r.json()["err"]
         assert httpx.delete(f"{url}/api/n9e/busi-group/{bg}", headers=bob).status_code == 400  # a target is in it
