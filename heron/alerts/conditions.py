@@ -20,6 +20,7 @@ been watched that long. Where Heron differs from Nezha, on purpose:
 from __future__ import annotations
 
 import calendar
+import math
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -109,8 +110,8 @@ class Condition:
 def _number(raw: Any, where: str, default: float = 0.0) -> float:
     if raw is None:
         return default
-    if isinstance(raw, bool) or not isinstance(raw, int | float):
-        raise BadRequest(f"{where}: expected a number, got {type(raw).__name__}")
+    if isinstance(raw, bool) or not isinstance(raw, int | float) or not math.isfinite(raw):
+        raise BadRequest(f"{where}: expected a finite number, got {raw!r}")
     return float(raw)
 
 
@@ -263,7 +264,11 @@ def cycle_bounds(cond: Condition, now: datetime) -> tuple[datetime, datetime]:
         cycles = max(0, int((now - start) / length))
         begin = start + length * cycles
         return begin, begin + length
-    n = 0
+    months = (now.year - start.year) * 12 + now.month - start.month
+    per_cycle = cond.cycle_interval * (12 if cond.cycle_unit == "year" else 1)
+    n = max(0, months // per_cycle)
+    while n > 0 and _step(start, cond.cycle_unit, cond.cycle_interval, n) > now:
+        n -= 1
     while _step(start, cond.cycle_unit, cond.cycle_interval, n + 1) <= now:
         n += 1
     return _step(start, cond.cycle_unit, cond.cycle_interval, n), _step(

@@ -51,7 +51,9 @@ def _seconds(body: Mapping[str, Any], key: str, default: float) -> float:
     value = body.get(key)
     if value is None:
         return default
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= MAX_WAIT_SECONDS:
+    if (
+        isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= MAX_WAIT_SECONDS
+    ):  # NaN fails too
         raise BadRequest(f"{key}: expected seconds from 0 to {MAX_WAIT_SECONDS:g}, got {value!r}")
     return float(value)
 

@@ -99,8 +99,8 @@ SqlChecker = Callable[[str, str, str], None]
 def _seconds(raw: Any, where: str, *, default: float = 0.0, minimum: float = 0.0) -> float:
     if raw is None:
         return default
-    if isinstance(raw, bool) or not isinstance(raw, int | float):
-        raise BadRequest(f"{where}: expected a number of seconds, got {type(raw).__name__}")
+    if isinstance(raw, bool) or not isinstance(raw, int | float) or raw != raw:
+        raise BadRequest(f"{where}: expected a number of seconds, got {raw!r}")
     if raw < 0:
         raise BadRequest(f"{where}: must not be negative, got {raw:g}")
     if raw < minimum:

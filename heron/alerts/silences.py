@@ -85,7 +85,10 @@ class WindowDef:
 
 def _time(raw: Any, where: str) -> datetime:
     if isinstance(raw, int | float) and not isinstance(raw, bool):
-        return datetime.fromtimestamp(raw, UTC)
+        try:
+            return datetime.fromtimestamp(raw, UTC)
+        except (OverflowError, ValueError, OSError):
+            raise BadRequest(f"{where}: {raw!r} is not a Unix time Heron can represent") from None
     if not isinstance(raw, str):
         raise BadRequest(f"{where}: expected an RFC 3339 time or Unix seconds, got {raw!r}")
     try:

@@ -100,8 +100,8 @@ class ServerSource:
 
     def _cycle_value(self, rule: RuleDef, index: int, cond: Condition, server_id: int, now: float) -> float | None:
         cached = self._cycles.get((rule.id, index))
-        start, _end = cycle_bounds(cond, datetime.fromtimestamp(now, UTC))
-        if cached is None or now - cached[0] >= CYCLE_REFRESH_SECONDS or cached[1] != start:
+        if cached is None or now - cached[0] >= CYCLE_REFRESH_SECONDS:
+            start, _end = cycle_bounds(cond, datetime.fromtimestamp(now, UTC))
             cached = (now, start, self._transfer_since(start))
             self._cycles[(rule.id, index)] = cached
         moved = cached[2].get(server_id)

@@ -115,3 +115,15 @@ def test_a_maintenance_window_is_active_from_each_cron_start_for_its_length() ->
     w = parse_window({"name": "nightly", "cron": "0 3 * * *", "duration_seconds": 3600, "timezone": "Europe/Berlin"})
     assert w.active(datetime(2024, 6, 1, 1, 30, tzinfo=UTC))  # 03:30 in Berlin (summer time)
     assert not w.active(datetime(2024, 6, 1, 2, 30, tzinfo=UTC))
+
+
+def test_a_cycle_started_long_ago_is_found_without_walking_every_month() -> None:
+    yearly = parse_condition(
+        {"type": "transfer_all_cycle", "max": 1e12, "cycle_interval": 1, "cycle_unit": "year",
+         "cycle_start": "0001-03-01T00:00:00Z"},
+        where="r",
+    )  # fmt: skip
+    assert cycle_bounds(yearly, datetime(2024, 2, 1, tzinfo=UTC)) == (
+        datetime(2023, 3, 1, tzinfo=UTC),
+        datetime(2024, 3, 1, tzinfo=UTC),
+    )

@@ -20,6 +20,7 @@ from heron.alerts.outbox import deliveries_of_event
 from heron.alerts.service import AlertService
 from heron.api.alerts import alert_service
 from heron.api.deps import current_user
+from heron.api.inventory.servers import Ids
 from heron.api.pagination import Page, page_params, paginate
 from heron.api.schemas import MAX_ID, ObjectId
 from heron.auth.permissions import Action, Resource, require
@@ -82,7 +83,7 @@ async def list_deliveries(
 
 @router.post("/api/v1/alert-event/ack", summary="Acknowledge events (body: a list of ids); answers how many")
 async def acknowledge(
-    ids: list[int] = Body(..., max_length=1000),
+    ids: Ids = Body(..., max_length=1000),
     service: AlertService = Depends(alert_service),
     user: Principal = Depends(current_user),
 ) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from heron.alerts.notifiers import Answer, check_smtp, test_alert
 from heron.alerts.service import AlertService
 from heron.api.alerts import alert_service
 from heron.api.deps import current_user
+from heron.api.inventory.servers import Ids
 from heron.api.schemas import ObjectId
 from heron.auth.permissions import Action
 from heron.auth.users import Principal
@@ -92,7 +93,7 @@ async def update_method(
 
 @router.post("/api/v1/batch-delete/notification", summary="Delete notification methods (body: a list of ids)")
 async def delete_methods(
-    ids: list[int] = Body(..., max_length=1000),
+    ids: Ids = Body(..., max_length=1000),
     service: AlertService = Depends(alert_service),
     user: Principal = Depends(current_user),
 ) -> dict[str, Any]:
@@ -141,7 +142,7 @@ async def update_group(
 
 @router.post("/api/v1/batch-delete/notification-group", summary="Delete notification groups (body: a list of ids)")
 async def delete_groups(
-    ids: list[int] = Body(..., max_length=1000),
+    ids: Ids = Body(..., max_length=1000),
     service: AlertService = Depends(alert_service),
     user: Principal = Depends(current_user),
 ) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from heron.alerts.rules import RuleDef, parse_rule
 from heron.alerts.service import AlertService
 from heron.api.alerts import alert_service
 from heron.api.deps import current_user
+from heron.api.inventory.servers import Ids
 from heron.api.schemas import MAX_ID, ObjectId
 from heron.auth.users import Principal
 from heron.core.errors import BadRequest
@@ -112,7 +113,7 @@ async def update_rule(
 
 @router.post("/api/v1/batch-delete/alert-rule", summary="Delete alert rules (body: a list of ids)")
 async def delete_rules(
-    ids: list[int] = Body(..., max_length=1000),
+    ids: Ids = Body(..., max_length=1000),
     service: AlertService = Depends(alert_service),
     user: Principal = Depends(current_user),
 ) -> dict[str, Any]:

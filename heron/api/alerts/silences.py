@@ -19,6 +19,7 @@ from heron.alerts.service import AlertService
 from heron.alerts.silences import parse_silence, parse_window, public_silence, public_window
 from heron.api.alerts import alert_service
 from heron.api.deps import current_user
+from heron.api.inventory.servers import Ids
 from heron.api.schemas import ObjectId
 from heron.auth.users import Principal
 
@@ -48,7 +49,7 @@ async def create_silence(
 
 @router.post("/api/v1/batch-delete/silence", summary="Delete silences (body: a list of ids)")
 async def delete_silences(
-    ids: list[int] = Body(..., max_length=1000),
+    ids: Ids = Body(..., max_length=1000),
     service: AlertService = Depends(alert_service),
     user: Principal = Depends(current_user),
 ) -> dict[str, Any]:
@@ -91,7 +92,7 @@ async def update_window(
 
 @router.post("/api/v1/batch-delete/maintenance-window", summary="Delete maintenance windows (body: a list of ids)")
 async def delete_windows(
-    ids: list[int] = Body(..., max_length=1000),
+    ids: Ids = Body(..., max_length=1000),
     service: AlertService = Depends(alert_service),
     user: Principal = Depends(current_user),
 ) -> dict[str, Any]:

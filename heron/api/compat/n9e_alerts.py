@@ -37,6 +37,8 @@ from heron.meta.alert_models import AlertEvent
 router = APIRouter(tags=["n9e"], dependencies=[Depends(current_user)])
 
 MAX_IDS = 1000
+#: Latest time accepted in a query (the end of year 9999, Python's datetime limit).
+MAX_UNIX_SECONDS = 253_402_300_799
 
 
 def busi(svc: Services = Depends(services)) -> BusiGroups:
@@ -289,7 +291,7 @@ def _mute(body: dict[str, Any]) -> SilenceDef:
     )
     btime, etime = body.get("btime"), body.get("etime")
     for key, value in (("btime", btime), ("etime", etime)):
-        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_UNIX_SECONDS:
             raise BadRequest(f"{key}: expected Unix seconds, got {value!r}")
     assert isinstance(btime, int) and isinstance(etime, int)
     if etime <= btime:
@@ -415,9 +417,9 @@ def _event_filter(
     sev = ""
     if len(levels) == 1:
         names = {v: k for k, v in SEVERITY_N9E.items()}
-        if not levels[0].strip().isdigit() or int(levels[0]) not in names:
+        if levels[0].strip() not in ("1", "2", "3"):
             raise BadRequest(f"severity: expected 1, 2 or 3, got {levels[0]!r}")
-        sev = names[int(levels[0])]
+        sev = names[int(levels[0].strip())]
     return events.EventFilter(
         state=state, rule_id=rid or None, severity=sev, since=since, until=until, query=query,
         busi_group_ids=[bgid] if bgid else None,
@@ -442,8 +444,8 @@ def _event_params(
     p: int = Query(1, ge=1, le=1_000_000),
     limit: int = Query(20, ge=1, le=1000),
     hours: int = Query(0, ge=0, le=24 * 366),
-    stime: int = Query(0, ge=0),
-    etime: int = Query(0, ge=0),
+    stime: int = Query(0, ge=0, le=MAX_UNIX_SECONDS),
+    etime: int = Query(0, ge=0, le=MAX_UNIX_SECONDS),
     severity: str = Query("", max_length=16),
     query: str = Query("", max_length=256),
     rid: int = Query(0, ge=0, le=MAX_ID),
