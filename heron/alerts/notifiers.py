@@ -35,6 +35,8 @@ USER_AGENT = "Heron-Alerts"
 # Apprise logs each send, with hosts and sometimes more; its reasons are captured per call
 # (``apprise.LogCapture``) and stored scrubbed with the attempt instead.
 logging.getLogger("apprise").propagate = False
+# httpx logs every request with its full URL at INFO; a webhook URL often holds a key.
+logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 @dataclass(frozen=True, slots=True)

@@ -83,7 +83,9 @@ def test_an_unreachable_smtp_host_and_a_dead_webhook_are_refused_when_saved(clie
     assert r.status_code == 400 and "apprise_urls[0]" in r.json()["error"]
 
 
-def test_secrets_are_masked_kept_on_change_and_the_test_route_says_what_the_far_end_said(client: httpx.Client) -> None:
+def test_secrets_are_masked_kept_on_change_and_the_test_route_says_what_the_far_end_said(
+    server: RunningServer, client: httpx.Client
+) -> None:
     with http_receiver() as hook, smtp_server() as (port, mails):
         secret_url = hook.url + "/services/T000/B000/XXXXXXXXXXXXXXXXXXXXXXXX1?token=sekret123"
         created = _ok(
@@ -129,6 +131,8 @@ def test_secrets_are_masked_kept_on_change_and_the_test_route_says_what_the_far_
         answer["delivered"] is False and "ConnectError" in answer["response"] and "sekret123" not in answer["response"]
     )
     _ok(client.post("/api/v1/batch-delete/notification", json=[created, mail]))
+    logged = "\n".join(server.log_lines)
+    assert "sekret123" not in logged and "hunter22" not in logged and "XXXXXXXXXXXXXXXXXXXXXXXX1" not in logged
 
 
 def test_members_see_and_change_only_their_own_alerting(server: RunningServer, cast: Cast) -> None:
