@@ -31,6 +31,9 @@ FAST = {
     "HERON_ALERT_DELIVERY_POLL_SECONDS": "0.2",
     "HERON_ALERT_RETRY_BASE_SECONDS": "0.5",
     "HERON_ALERT_RETRY_MAX_SECONDS": "2",
+    # A host whose CPU hovers at the threshold (other load on a shared machine) is held firing
+    # as flapping; a short window lets it resolve soon after it calms down.
+    "HERON_ALERT_FLAP_WINDOW_SECONDS": "20",
 }
 #: CPU percent above which the rule fires; the burn keeps every core busy.
 CPU_MAX = 85
@@ -142,7 +145,7 @@ def test_a_cpu_rule_fires_under_load_tells_every_method_resolves_and_a_silence_s
             assert fired[0]["labels"]["server_name"] == agent_id
             assert fired[0]["labels"]["server_id"] == str(srv["id"])
             resolved = wait_for(
-                lambda: _alerts(hook, "/hook", "resolved", "cpu-hot"), timeout_s=120, what="the resolved webhook"
+                lambda: _alerts(hook, "/hook", "resolved", "cpu-hot"), timeout_s=300, what="the resolved webhook"
             )
             assert resolved[0]["labels"] == fired[0]["labels"]
             assert len(_alerts(hook, "/hook", "firing", "cpu-hot")) == 1, "trigger mode once: one firing message"
@@ -187,7 +190,7 @@ def test_a_cpu_rule_fires_under_load_tells_every_method_resolves_and_a_silence_s
                 lambda: (
                     _ok(c.get("/api/v1/alert-event", params={"rule_id": rule_id, "state": "active"}))["value"] == []
                 ),
-                timeout_s=120,
+                timeout_s=300,
                 what="the silenced alert to resolve",
             )
             assert (len(hook.requests), len(mails)) == before, "a silenced alert is recorded, not sent"
