@@ -13,8 +13,30 @@ from heron.alerts.tsdb_reads import TsdbReads
 from heron.api.services import Services
 from heron.inventory.live import STATUS_TABLE
 from heron.inventory.manage import Inventory
+from heron.inventory.registry import ServerInfo
 from heron.inventory.view import server_views
 from heron.tsdb.names import schema_for
+
+#: Longest time server records are reused between two evaluation rounds.
+RECORDS_MAX_AGE_SECONDS = 5.0
+
+
+class _Records:
+    """The server records, read again when the table changed or every few seconds: a round
+    needs the servers' live state (in memory) every second, not 2,000 rows from the database."""
+
+    def __init__(self, svc: Services) -> None:
+        self._svc = svc
+        self._version = -1
+        self._read_at = 0.0
+        self._infos: list[ServerInfo] = []
+
+    def get(self) -> list[ServerInfo]:
+        now = time.monotonic()
+        version = self._svc.meta.version("servers")
+        if version != self._version or now - self._read_at >= RECORDS_MAX_AGE_SECONDS:
+            self._infos, self._version, self._read_at = self._svc.hosts.list(), version, now
+        return self._infos
 
 
 def alert_service(request: Request) -> AlertService:
@@ -25,9 +47,10 @@ def alert_service(request: Request) -> AlertService:
 def build_alert_service(svc: Services, *, live_tenant: str, live_database: str) -> AlertService:
     """The alert service over the live inventory, the TSDB's sandbox and the metadata store."""
     s = svc.settings
+    records = _Records(svc)
 
     def servers() -> Iterable[ServerSnapshot]:
-        views = server_views(svc.hosts.list(), svc.live, now=time.time(), offline_after_seconds=s.host_offline_seconds)
+        views = server_views(records.get(), svc.live, now=time.time(), offline_after_seconds=s.host_offline_seconds)
         return [
             ServerSnapshot(
                 v.info.id, v.info.name, v.info.owner_id, v.online, v.last_active, v.host, v.status, v.last_active
