@@ -33,7 +33,8 @@ from heron.alerts.notifiers import Senders
 from heron.alerts.outbox import Outbox
 from heron.alerts.rules import WAITING_FOR_PROMQL, RuleDef, RuleStore, SqlChecker
 from heron.alerts.silences import SilenceStore
-from heron.alerts.sources import RunSql, ServerSnapshot, ServerSource, SqlSource, TransferSince
+from heron.alerts.sources.servers import ServerSnapshot, ServerSource, TransferSince
+from heron.alerts.sources.sql import RunSql, SqlSource
 from heron.meta.db import MetaStore
 from heron.meta.models import User
 

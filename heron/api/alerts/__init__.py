@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from fastapi import Request
 
 from heron.alerts.service import AlertService, AlertSettings
-from heron.alerts.sources import ServerSnapshot
+from heron.alerts.sources.servers import ServerSnapshot
 from heron.alerts.tsdb_reads import TsdbReads
 from heron.api.services import Services
 from heron.inventory.live import STATUS_TABLE

@@ -1,44 +1,19 @@
-"""Rule sources: each turns a rule into observations, one per alert it could raise.
-
-A source is one small module-level class with one method, :meth:`Source.observe`. An
-observation names its alert by a key (the labels that identify it), says whether the rule's
-condition holds for it now, and carries the values and context templates use. The evaluator
-(:mod:`heron.alerts.evaluator`) does the rest: pending, ``for``, firing, resolving, flapping,
-events and the outbox. A new kind of rule (service monitors, PromQL) is a new source.
-"""
+"""Server rules: Nezha's conditions over the live state of every server a rule watches."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
 from heron.alerts.conditions import COVER_ALL, Condition, Window, cycle_bounds, server_value
 from heron.alerts.rules import RuleDef
+from heron.alerts.sources import Observation
 
-#: Most alerts one SQL rule may hold at once; rows beyond are ignored and the status says so.
-MAX_ALERTS_PER_RULE = 5000
 #: How often a transfer quota's byte count is read again from the status history.
 CYCLE_REFRESH_SECONDS = 60.0
-
-
-@dataclass(frozen=True, slots=True)
-class Observation:
-    key: str
-    labels: Mapping[str, str]
-    breached: bool
-    value: float | None = None
-    values: Mapping[str, float] = field(default_factory=dict)
-    server_id: int | None = None
-    server: ServerSnapshot | None = None
-    row: Mapping[str, Any] = field(default_factory=dict)
-    message: str = ""
-
-
-class Source(Protocol):
-    def observe(self, rule: RuleDef, now: float) -> list[Observation]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,59 +149,6 @@ class ServerSource:
                     server_id=srv.id,
                     server=srv,
                     message=f"{srv.name}({srv.ip}) {rule.name}" if srv.ip else f"{srv.name} {rule.name}",
-                )
-            )
-        return out
-
-
-#: Runs a checked read-only query: (tenant, database, statement) -> rows as dicts.
-RunSql = Callable[[str, str, str], list[dict[str, Any]]]
-
-
-def _label_text(value: Any) -> str:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    return "" if value is None else str(value)
-
-
-class SqlSource:
-    """Query rules: every row the query returns (after the threshold) is a breached alert."""
-
-    def __init__(self, run_sql: RunSql) -> None:
-        self._run_sql = run_sql
-        self.truncated: set[int] = set()
-
-    def observe(self, rule: RuleDef, now: float) -> list[Observation]:
-        spec = rule.sql
-        assert spec is not None
-        rows = self._run_sql(spec.tenant, spec.database, spec.statement())
-        if len(rows) > MAX_ALERTS_PER_RULE:
-            self.truncated.add(rule.id)
-            rows = rows[:MAX_ALERTS_PER_RULE]
-        else:
-            self.truncated.discard(rule.id)
-        out = []
-        for row in rows:
-            if spec.label_columns is not None:
-                label_cols = [c for c in spec.label_columns if c in row]
-            else:
-                label_cols = [c for c, v in row.items() if isinstance(v, str) and c != spec.value_column]
-            labels = {c: _label_text(row.get(c)) for c in label_cols}
-            raw = row.get(spec.value_column)
-            if raw is None:
-                raw = next((v for v in row.values() if isinstance(v, int | float) and not isinstance(v, bool)), None)
-            value = float(raw) if isinstance(raw, int | float) and not isinstance(raw, bool) else None
-            shown = ", ".join(f"{k}={v}" for k, v in sorted(labels.items()))
-            message = f"{rule.name} {{{shown}}}" + (f" = {value:g}" if value is not None else "")
-            out.append(
-                Observation(
-                    key="sql:" + "\x1f".join(f"{k}={labels[k]}" for k in sorted(labels)),
-                    labels=labels,
-                    breached=True,
-                    value=value,
-                    values={spec.value_column: value} if value is not None else {},
-                    row={k: (_label_text(v) if not isinstance(v, int | float | bool) else v) for k, v in row.items()},
-                    message=message,
                 )
             )
         return out
