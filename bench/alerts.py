@@ -75,7 +75,7 @@ METRICS = [
     Metric("due_to_delivered_p99_s", "Due to delivered, p99", "s", "lower"),
     Metric("evaluator_cpu_percent", "Evaluator (% of one core)", "%", "lower"),
     Metric("server_cpu_percent", "Whole server CPU (% of one core)", "%", "lower"),
-    Metric("delivered", "Crossers delivered", "", "higher"),
+    Metric("delivered", "Crossers delivered", "alerts", "higher"),
 ]
 
 #: Conditions of the 19 server rules that never fire (beside the CPU rule).
