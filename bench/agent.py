@@ -332,7 +332,8 @@ def run_agent(*, seconds: int = DEFAULT_SECONDS, workdir: Path) -> dict[str, Any
         systems={"heron": agent_entry, "node_exporter": peer_entry},
         checks=checks,
         notes=[
-            f"Targets: agent RSS <= {TARGET_RSS_MIB:.0f} MiB and <= {TARGET_CPU_PERCENT} % of one core at 3 s.",
+            f"Targets: agent RSS <= {TARGET_RSS_MIB:.0f} MiB and <= {TARGET_CPU_PERCENT} % "
+            "of one core at 3 s.",
             "The agent is the working tree's Python package run by the benchmark's interpreter; a node exporter "
             "scrape collects far more series than an agent report holds, so CPU per report is not like for like.",
             "Node exporter has no 1 s phase (Prometheus would scrape it, not the reverse); its 1 s cells are empty.",

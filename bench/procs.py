@@ -174,3 +174,4 @@ def post_round_robin(
     for thread in pool:
         thread.join()
     return totals
+
