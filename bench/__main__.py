@@ -18,6 +18,7 @@ from typing import Any
 from bench import results
 from bench.agent import DEFAULT_SECONDS as AGENT_SECONDS
 from bench.agent import run_agent
+from bench.alerts import run_alerts
 from bench.fleet import DEFAULT_AGENTS as FLEET_AGENTS
 from bench.fleet import run_fleet
 from bench.ingest import run_ingest
@@ -42,6 +43,7 @@ PEER_BINARIES = (
     "prometheus",
     "prometheus-node-exporter",
     "prometheus-blackbox-exporter",
+    "prometheus-alertmanager",
 )
 DEFAULT_DURATION_S = 20
 BUSY_PROBE_S = 2.0
@@ -63,6 +65,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
             "probes",
             "probe_history",
             "ui",
+            "alerts",
         ),
         help="run one benchmark (default: all)",
     )
@@ -188,6 +191,10 @@ def main(argv: list[str] | None = None) -> int:
             problems += failures(document)
         if args.only in (None, "ui"):
             document = run_ui(agents=args.fleet_agents, seconds=args.ui_seconds, workdir=workdir)
+            say(f"wrote {results.write(document)}")
+            problems += failures(document)
+        if args.only in (None, "alerts"):
+            document = run_alerts(workdir=workdir, agents=args.fleet_agents)
             say(f"wrote {results.write(document)}")
             problems += failures(document)
     say(f"wrote {write_report()}")

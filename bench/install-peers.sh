@@ -10,8 +10,8 @@
 # terminated by its pid.
 set -eu
 
-PACKAGES="${*:-influxdb victoria-metrics wrk prometheus prometheus-node-exporter prometheus-blackbox-exporter}"
-DAEMONS="/usr/bin/influxd /usr/bin/victoria-metrics /usr/bin/prometheus /usr/bin/prometheus-node-exporter /usr/bin/prometheus-blackbox-exporter"
+PACKAGES="${*:-influxdb victoria-metrics wrk prometheus prometheus-node-exporter prometheus-blackbox-exporter prometheus-alertmanager}"
+DAEMONS="/usr/bin/influxd /usr/bin/victoria-metrics /usr/bin/prometheus /usr/bin/prometheus-node-exporter /usr/bin/prometheus-blackbox-exporter /usr/bin/prometheus-alertmanager"
 
 missing=""
 for pkg in $PACKAGES; do

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 #: Fields whose values are masked wherever the configuration is shown.
-SECRET_FIELDS = frozenset({"admin_password", "meta_url", "push_basic_auth"})
+SECRET_FIELDS = frozenset({"admin_password", "meta_url", "push_basic_auth", "alertmanager_urls"})
 
 
 class ConfigError(Exception):
@@ -148,6 +148,35 @@ class Settings:
         metadata=_help("how long a drawn public status page is kept; a traffic spike costs one drawing per period"),
     )
 
+    # -- alerts and notifications (issue 13) --------------------------------------------------
+    alert_eval_interval_seconds: float = field(
+        default=1.0, metadata=_help("how often server rules are evaluated over the live state")
+    )
+    alert_delivery_poll_seconds: float = field(
+        default=0.5, metadata=_help("how often the delivery worker looks for due notifications")
+    )
+    alert_retry_base_seconds: float = field(
+        default=2.0, metadata=_help("wait before the first retry of a failed notification; doubled per try")
+    )
+    alert_retry_max_seconds: float = field(default=300.0, metadata=_help("longest wait between two tries"))
+    alert_delivery_max_age_seconds: float = field(
+        default=86400.0, metadata=_help("a notification not delivered within this time is marked expired")
+    )
+    alert_flap_changes: int = field(
+        default=6, metadata=_help("changes of an alert's condition within the flap window that mark it flapping")
+    )
+    alert_flap_window_seconds: float = field(default=600.0, metadata=_help("the window flapping is counted in"))
+    alertmanager_urls: str = field(
+        default="",
+        metadata=_help("Alertmanager base URLs, comma-separated, that firing and resolved alerts are posted to"),
+    )
+    alertmanager_resend_seconds: float = field(
+        default=60.0, metadata=_help("how often firing alerts are posted to Alertmanager again (Prometheus: 1 m)")
+    )
+    external_url: str = field(
+        default="", metadata=_help("Heron's address as users reach it; links in alerts (generatorURL) use it")
+    )
+
     def public_items(self) -> list[tuple[str, str, str]]:
         """(key, value, help) for display, secrets masked."""
         out = []
@@ -228,6 +257,21 @@ def _validate(settings: Settings) -> Settings:
             raise ConfigError(f"invalid value for '{name}': {getattr(settings, name)}; it must be positive")
     if settings.status_cache_seconds < 0:
         raise ConfigError(f"invalid value for 'status_cache_seconds': {settings.status_cache_seconds}; it must be >= 0")
+    for name in (
+        "alert_eval_interval_seconds",
+        "alert_delivery_poll_seconds",
+        "alert_retry_base_seconds",
+        "alert_retry_max_seconds",
+        "alert_delivery_max_age_seconds",
+        "alert_flap_changes",
+        "alert_flap_window_seconds",
+        "alertmanager_resend_seconds",
+    ):
+        if getattr(settings, name) <= 0:
+            raise ConfigError(f"invalid value for '{name}': {getattr(settings, name)}; it must be positive")
+    for url in filter(None, (u.strip() for u in settings.alertmanager_urls.split(","))):
+        if not url.startswith(("http://", "https://")):
+            raise ConfigError("invalid value for 'alertmanager_urls': each entry must be an http:// or https:// URL")
     if settings.query_timeout_seconds <= 0:
         raise ConfigError("invalid value for 'query_timeout_seconds': it must be positive")
     if settings.write_admission_wait_seconds < 0:

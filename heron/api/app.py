@@ -16,8 +16,13 @@ from heron import __version__
 from heron.api import docs, health
 from heron.api.access import apikeys, session, settings, tokens, users, waf
 from heron.api.admission import ByteBudget, WriteAdmission
+from heron.api.alerts import build_alert_service
+from heron.api.alerts import events as alert_events
+from heron.api.alerts import notifications as alert_notifications
+from heron.api.alerts import rules as alert_rules
+from heron.api.alerts import silences as alert_silences
 from heron.api.compat import n9e as n9e_compat
-from heron.api.compat import n9e_targets, nezha_v0, oitc_hosts
+from heron.api.compat import n9e_alerts, n9e_targets, nezha_v0, oitc_hosts
 from heron.api.compat import oitc as oitc_compat
 from heron.api.errors import install_error_handlers
 from heron.api.ingest import logs, push_n9e, push_prom, traces, write
@@ -100,6 +105,8 @@ async def _write_live_history(svc: Services) -> None:
 def create_app(svc: Services) -> FastAPI:
     """The application over already-opened services (the caller closes them)."""
     listing = ServerListing(svc, item_of=partial(servers.v1_server, show_note=True))
+    # -- alerts and notifications (issue 13) --
+    alerts = build_alert_service(svc, live_tenant=LIVE_TENANT, live_database=LIVE_DATABASE)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -108,6 +115,7 @@ def create_app(svc: Services) -> FastAPI:
             asyncio.create_task(_host_flush_loop(svc)),
             asyncio.create_task(_live_loop(svc)),
             asyncio.create_task(listing.keep_fresh()),
+            *alerts.start(),
         ]
         # -- service monitors: scheduler, history writer, agent channel (heron.api.probes) --
         tasks += [asyncio.create_task(job) for job in runtime.start(app, svc)]
@@ -118,6 +126,7 @@ def create_app(svc: Services) -> FastAPI:
                 task.cancel()
             await runtime.stop(app, svc)
             await _write_live_history(svc)
+            await alerts.close()
             # Closing here, not after uvicorn returns: on SIGTERM uvicorn re-raises the
             # signal once the lifespan has ended, so code after server.run() never runs.
             await asyncio.to_thread(svc.close)
@@ -132,6 +141,7 @@ def create_app(svc: Services) -> FastAPI:
     )
     app.state.services = svc
     app.state.server_listing = listing
+    app.state.alerts = alerts
     app.state.auth = _authenticator(svc)
     install_error_handlers(app)
     docs.install_openapi(app)
@@ -187,6 +197,15 @@ def create_app(svc: Services) -> FastAPI:
         app.include_router(router)
     # -- service monitors (heron.api.probes); the fixed paths before /api/v1/service/{id} --
     for router in (services.managed, services.admin, services.router, push.router, monitor_v0.router):
+        app.include_router(router)
+    # -- alerts and notifications (issue 13) --
+    for router in (
+        alert_rules.router,
+        alert_notifications.router,
+        alert_events.router,
+        alert_silences.router,
+        n9e_alerts.router,
+    ):
         app.include_router(router)
     # -- web UI (issue 16): the status pages' API, the public status pages, then the UI's pages
     # and files last, so no API path is ever answered by the UI.

@@ -43,7 +43,10 @@ class Resource:
 
 #: Kinds a member creates and then manages alone (admins see all of them).
 MEMBER_OWNED = frozenset(
-    {"token", "apikey", "session", "profile", "server", "server_group", "service", "alert_rule", "notification"}
+    {
+        *("token", "apikey", "session", "profile", "server", "server_group", "service", "alert_rule", "notification"),
+        *("notification_group", "silence", "maintenance_window"),
+    }
 )
 #: Kinds every signed-in user may read, whoever owns them.
 MEMBER_READ = frozenset({"setting", "database", "history"})

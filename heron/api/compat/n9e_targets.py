@@ -8,21 +8,23 @@ separated by spaces, each of which must appear in the ident, the IP, the note or
 the server's ``labels``; a categraf heartbeat sends its own labels, which replace them.
 Changes take ``{"idents": [...], ...}`` and need the right to change every named server.
 
-Business groups (``group_id``, ``/targets/bgids``) are not served yet: the ``servers`` table
-has no column for them and they belong with server groups, so ``group_id`` is 0 and
-``group_objs`` null.
+Business groups are joined with ``PUT /api/n9e/targets/bgids`` (:mod:`heron.api.compat.n9e_alerts`):
+``group_id`` is the first of a target's business groups (0 for none) and ``group_objs`` lists
+them (``id``, ``name``); members of a business group's teams see its targets too.
 ``target_up`` is 1 while the server is online and 0 otherwise; ``cpu_util`` and ``mem_util``
 come from the agent's live status (0 without an agent).
 """
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
+from heron.alerts.busi import BusiGroups
 from heron.api.deps import current_user, services
 from heron.api.inventory.servers import visible_servers
 from heron.api.schemas import N9eOk
@@ -31,7 +33,7 @@ from heron.auth.permissions import Action, Resource, require
 from heron.auth.users import Principal
 from heron.inventory import records
 from heron.inventory.registry import MAX_NAME_CHARS
-from heron.inventory.view import ServerView
+from heron.inventory.view import ServerView, server_views
 
 router = APIRouter(tags=["n9e"], dependencies=[Depends(current_user)])
 
@@ -45,7 +47,7 @@ MAX_LIMIT = 1000
 class N9eTarget(BaseModel):
     id: int
     group_id: int
-    group_objs: list[Any] | None
+    group_objs: list[dict[str, Any]] | None
     ident: str
     note: str
     tags: list[str]
@@ -114,13 +116,29 @@ def _matches(target: N9eTarget, words: list[str]) -> bool:
     return all(word in haystack for word in words)
 
 
+def _with_groups(target: N9eTarget, gids: list[int], names: dict[int, str]) -> N9eTarget:
+    if not gids:
+        return target
+    objs = [{"id": g, "name": names.get(g, "")} for g in gids]
+    return target.model_copy(update={"group_id": gids[0], "group_objs": objs})
+
+
 def _list(svc: Services, user: Principal, query: str, limit: int, p: int) -> N9eTargetList:
     words = query.lower().split()
+    busi = BusiGroups(svc.meta)
+    bgids = busi.groups_of_servers()
+    names = busi.name_of(sorted({g for gs in bgids.values() for g in gs}))
+    views = visible_servers(svc, user)
+    mine = set(busi.perms(user)) if not user.is_admin else set()
+    if mine:
+        seen = {v.info.id for v in views}
+        extra = [i for i in svc.hosts.list() if i.id not in seen and mine.intersection(bgids.get(i.id, ()))]
+        views += server_views(extra, svc.live, now=time.time(), offline_after_seconds=svc.settings.host_offline_seconds)
     targets = [
         t
         for t in (
-            _target(v, show_note=True)
-            for v in sorted(visible_servers(svc, user), key=lambda v: (v.info.name, v.info.id))
+            _with_groups(_target(v, show_note=True), bgids.get(v.info.id, []), names)
+            for v in sorted(views, key=lambda v: (v.info.name, v.info.id))
         )
         if _matches(t, words)
     ]

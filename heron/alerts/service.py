@@ -1,0 +1,328 @@
+"""Alerting as one service: the stores, the evaluator and its sources, the outbox, the forwarder.
+
+The API layer builds it with what it needs from the layers beside it (the live servers, SQL
+over the TSDB) as plain callables, and runs its four loops as background tasks:
+
+* server rules every ``eval_interval_seconds``, over one snapshot of the live state;
+* SQL rules, each at its own ``interval_seconds``;
+* the outbox, every ``delivery_poll_seconds``;
+* forwarding to Alertmanager, on every change and every ``alertmanager_resend_seconds``.
+
+Rules, groups, methods, silences and windows are cached and read again when their table
+changed (:meth:`heron.meta.db.MetaStore.version`), so an edit takes effect on the next round.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+
+from heron.alerts.evaluator import Evaluator, Routing, RuleStatus
+from heron.alerts.forward import Forwarder
+from heron.alerts.groups import GroupStore
+from heron.alerts.methods import MethodStore
+from heron.alerts.notifiers import Senders
+from heron.alerts.outbox import Outbox
+from heron.alerts.rules import WAITING_FOR_PROMQL, RuleDef, RuleStore, SqlChecker
+from heron.alerts.silences import SilenceStore
+from heron.alerts.sources.servers import ServerSnapshot, ServerSource, TransferSince
+from heron.alerts.sources.sql import RunSql, SqlSource
+from heron.meta.db import MetaStore
+from heron.meta.models import User
+
+log = logging.getLogger(__name__)
+
+_RULE_TABLES = ("alert_rules",)
+_ROUTING_TABLES = (
+    "notifications",
+    "notification_groups",
+    "notification_group_members",
+    "silences",
+    "maintenance_windows",
+    "users",
+    "server_group_servers",
+    "server_groups",
+)
+#: Fraction of its interval by which each SQL rule's first run is offset (the golden ratio's, so
+#: consecutive ids land far apart).
+SPREAD_FACTOR = 0.6180339887
+#: How often the routing is read again even when nothing changed (silences start and end by the clock).
+ROUTING_MAX_AGE_SECONDS = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class AlertSettings:
+    eval_interval_seconds: float = 1.0
+    delivery_poll_seconds: float = 0.5
+    retry_base_seconds: float = 2.0
+    retry_max_seconds: float = 300.0
+    delivery_max_age_seconds: float = 86_400.0
+    flap_changes: int = 6
+    flap_window_seconds: float = 600.0
+    alertmanager_urls: tuple[str, ...] = ()
+    alertmanager_resend_seconds: float = 60.0
+    external_url: str = ""
+
+
+class AlertService:
+    def __init__(
+        self,
+        meta: MetaStore,
+        settings: AlertSettings,
+        *,
+        servers: Callable[[], Iterable[ServerSnapshot]],
+        groups_of_servers: Callable[[], Mapping[int, Iterable[int]]],
+        run_sql: RunSql,
+        check_sql: SqlChecker,
+        transfer_since: TransferSince,
+    ) -> None:
+        self.meta = meta
+        self.settings = settings
+        self.check_sql = check_sql
+        self.rules = RuleStore(meta)
+        self.methods = MethodStore(meta)
+        self.groups = GroupStore(meta)
+        self.silences = SilenceStore(meta)
+        self.changed = threading.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wake: asyncio.Event | None = None
+        self.evaluator = Evaluator(
+            meta,
+            flap_changes=settings.flap_changes,
+            flap_window_seconds=settings.flap_window_seconds,
+            on_change=self._on_change,
+        )
+        self._groups_of_servers = groups_of_servers
+        self.server_source = ServerSource(servers, may_watch=self._may_watch, transfer_since=transfer_since)
+        self.sql_source = SqlSource(run_sql)
+        self.senders = Senders()
+        self.outbox = Outbox(
+            meta,
+            self.senders,
+            self.routing,
+            retry_base_seconds=settings.retry_base_seconds,
+            retry_max_seconds=settings.retry_max_seconds,
+            max_age_seconds=settings.delivery_max_age_seconds,
+        )
+        self.forwarder = Forwarder(
+            meta,
+            list(settings.alertmanager_urls),
+            resend_seconds=settings.alertmanager_resend_seconds,
+            external_url=settings.external_url,
+        )
+        self._refresh_lock = threading.Lock()
+        self._rules: list[RuleDef] = []
+        self._rule_versions: tuple[int, ...] = (-1,)
+        self._routing: Routing | None = None
+        self._routing_versions: tuple[int, ...] = (-1,)
+        self._routing_at = 0.0
+        self._sql_due: dict[int, float] = {}
+        #: CPU time of the server-rule rounds (the evaluating thread's own time).
+        self.eval_cpu_seconds = 0.0
+        #: Wall time of the SQL rounds: DuckDB runs a query on its own worker threads too, so
+        #: the calling thread's CPU would undercount it; wall time is what a round occupies.
+        self.sql_wall_seconds = 0.0
+        self.rounds = 0
+
+    def _on_change(self) -> None:
+        """Events changed: the forwarder sends, and the outbox looks at once instead of at its next poll."""
+        self.changed.set()
+        loop, wake = self._loop, self._wake
+        if loop is not None and wake is not None:
+            loop.call_soon_threadsafe(wake.set)
+
+    # -- caches ----------------------------------------------------------------------------
+
+    def current_rules(self) -> list[RuleDef]:
+        with self._refresh_lock:
+            versions = tuple(self.meta.version(t) for t in _RULE_TABLES)
+            if versions != self._rule_versions:
+                fresh = self.rules.all()
+                old = {r.id: r for r in self._rules}
+                changed = {r.id for r in fresh if old.get(r.id) != r} | (set(old) - {r.id for r in fresh})
+                self.server_source.forget(changed)
+                self._rules, self._rule_versions = fresh, versions
+                for rule in fresh:
+                    if rule.id in changed:
+                        self.evaluator.status.pop(rule.id, None)
+                        self._sql_due.pop(rule.id, None)
+                alive = {r.id for r in fresh if r.enabled and r.kind != "promql"}
+                self.evaluator.forget_rules(alive, self.routing(), time.time())
+            return self._rules
+
+    def routing(self) -> Routing:
+        versions = tuple(self.meta.version(t) for t in _ROUTING_TABLES)
+        now = time.time()
+        cached = self._routing
+        if (
+            cached is not None
+            and versions == self._routing_versions
+            and now - self._routing_at < ROUTING_MAX_AGE_SECONDS
+        ):
+            return cached
+        with self.meta.session() as s:
+            admins = frozenset(s.scalars(select(User.id).where(User.role == "admin")))
+        routing = Routing(
+            groups=self.groups.all(),
+            methods=self.methods.all(),
+            silences=self.silences.all_silences(),
+            windows=self.silences.all_windows(),
+            groups_of_servers=self._groups_of_servers(),
+            admins=admins,
+        )
+        self._routing, self._routing_versions, self._routing_at = routing, versions, now
+        return routing
+
+    def _may_watch(self, rule: RuleDef, srv: ServerSnapshot) -> bool:
+        routing = self._routing
+        if routing is not None and rule.owner_id in routing.admins:
+            return True
+        return srv.owner_id is not None and srv.owner_id == rule.owner_id
+
+    def status_of(self, rule: RuleDef) -> RuleStatus:
+        if rule.kind == "promql":
+            return RuleStatus(state="waiting", message=WAITING_FOR_PROMQL)
+        if not rule.enabled:
+            return RuleStatus(state="disabled")
+        return self.evaluator.status.get(rule.id) or RuleStatus(state="pending_first_evaluation")
+
+    def invalidate(self) -> None:
+        """Make the next round read routing again (a silence was added through the API)."""
+        self._routing_at = 0.0
+
+    # -- rounds ----------------------------------------------------------------------------
+
+    def evaluate_servers(self, now: float) -> int:
+        """One round of every enabled server rule over one snapshot of the servers."""
+        rules = [r for r in self.current_rules() if r.enabled and r.kind == "server"]
+        if not rules:
+            return 0
+        started = time.thread_time()
+        routing = self.routing()
+        self.server_source.begin(now)
+        for rule in rules:
+            try:
+                observations = self.server_source.observe(rule, now)
+                self.evaluator.evaluate(rule, observations, routing, now)
+                status = self.evaluator.status.get(rule.id)
+                if status is not None and status.state == "error" and not status.message.startswith("labels."):
+                    status.state, status.message = "ok", ""
+            except Exception as exc:
+                log.exception("server rule failed", extra={"rule_id": rule.id})
+                self.evaluator.status[rule.id] = RuleStatus(state="error", message=f"{type(exc).__name__}: {exc}")
+        self.eval_cpu_seconds += time.thread_time() - started
+        self.rounds += 1
+        return len(rules)
+
+    def evaluate_sql(self, now: float) -> int:
+        """Every SQL rule whose interval has passed."""
+        done = 0
+        for rule in [r for r in self.current_rules() if r.enabled and r.kind == "sql"]:
+            assert rule.sql is not None
+            interval = rule.sql.interval_seconds
+            due = self._sql_due.get(rule.id)
+            if due is None:
+                # Spread rules over their interval (as Prometheus offsets its groups), so a
+                # hundred rules saved together do not all run in the same second.
+                due = self._sql_due[rule.id] = now + (rule.id * SPREAD_FACTOR % 1.0) * interval
+            if now < due:
+                continue
+            self._sql_due[rule.id] = due + interval if due + interval > now else now + interval
+            started = time.perf_counter()
+            try:
+                observations = self.sql_source.observe(rule, now)
+                self.evaluator.evaluate(rule, observations, self.routing(), now)
+                status = self.evaluator.status.setdefault(rule.id, RuleStatus())
+                status.state = "ok"
+                status.message = (
+                    "more rows than one rule may alert on; the rest were ignored"
+                    if rule.id in self.sql_source.truncated
+                    else ""
+                )
+            except Exception as exc:  # noqa: BLE001 - any failure of one rule is its status, not the loop's end
+                message = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
+                self.evaluator.status[rule.id] = RuleStatus(state="error", message=message, last_eval_at=now)
+                log.warning("sql rule failed", extra={"rule_id": rule.id, "error": message[:200]})
+            self.sql_wall_seconds += time.perf_counter() - started
+            done += 1
+        return done
+
+    async def run_servers(self) -> None:
+        interval = self.settings.eval_interval_seconds
+        while True:
+            await asyncio.sleep(interval - (time.time() % interval))
+            try:
+                await asyncio.to_thread(self.evaluate_servers, time.time())
+            except Exception:
+                log.exception("evaluating server rules failed; will retry")
+
+    async def run_sql(self) -> None:
+        while True:
+            await asyncio.sleep(0.5)
+            try:
+                await asyncio.to_thread(self.evaluate_sql, time.time())
+            except Exception:
+                log.exception("evaluating sql rules failed; will retry")
+
+    async def run_outbox(self) -> None:
+        while True:
+            try:
+                tried = await self.outbox.run_once()
+            except Exception:
+                log.exception("the delivery worker failed; will retry")
+                tried = 0
+            if not tried and self._wake is not None:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self.settings.delivery_poll_seconds)
+                self._wake.clear()
+
+    async def run_forwarder(self) -> None:
+        if not self.forwarder.enabled:
+            return
+        last = 0.0
+        while True:
+            await asyncio.sleep(0.25)
+            now = time.time()
+            if not self.changed.is_set() and now - last < self.settings.alertmanager_resend_seconds:
+                continue
+            self.changed.clear()
+            last = now
+            try:
+                alerts = await asyncio.to_thread(self.forwarder.collect)
+                await self.forwarder.push(alerts)
+            except Exception:
+                log.exception("forwarding to alertmanager failed; will retry")
+
+    def stats(self) -> dict[str, Any]:
+        """Counters for operators and the benchmark: evaluation work, alerts held, deliveries."""
+        return {
+            "rounds": self.rounds,
+            "eval_cpu_seconds": round(self.eval_cpu_seconds, 4),
+            "sql_wall_seconds": round(self.sql_wall_seconds, 4),
+            "active_alerts": len(self.evaluator.states),
+            "messages_sent": self.outbox.sent,
+            "messages_failed": self.outbox.failed,
+            "alertmanager": dict(self.forwarder.last_error),
+        }
+
+    def start(self) -> list[asyncio.Task[None]]:
+        self.evaluator.load()
+        self._loop, self._wake = asyncio.get_running_loop(), asyncio.Event()
+        return [
+            asyncio.create_task(self.run_servers()),
+            asyncio.create_task(self.run_sql()),
+            asyncio.create_task(self.run_outbox()),
+            asyncio.create_task(self.run_forwarder()),
+        ]
+
+    async def close(self) -> None:
+        await self.senders.close()
+        await self.forwarder.close()

@@ -1,0 +1,121 @@
+"""``/api/v1/alert-rule``: Nezha v1's alert rules, and Heron's SQL rules beside them.
+
+A server rule is Nezha's ``AlertRuleForm`` (``name``, ``rules``, ``enable``, ``trigger_mode``,
+``notification_group_id``, ``fail_trigger_tasks``, ``recover_trigger_tasks``); a query rule
+has ``kind: "sql"`` and ``query``, ``threshold``, ``interval_seconds``, ``for_seconds``,
+``keep_firing_for_seconds``, ``labels``, ``annotations``. Every rule answers with its
+``status`` (``ok``, ``error`` and why, ``waiting``, ``disabled``), when it last ran and how
+many alerts it holds. ``fail_trigger_tasks`` and ``recover_trigger_tasks`` are recorded;
+they run once cron tasks exist.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Body, Depends, Query
+from starlette.concurrency import run_in_threadpool
+
+from heron.alerts.evaluator import iso
+from heron.alerts.rules import RuleDef, parse_rule
+from heron.alerts.service import AlertService
+from heron.api.alerts import alert_service
+from heron.api.deps import current_user
+from heron.api.inventory.servers import Ids
+from heron.api.schemas import MAX_ID, ObjectId
+from heron.auth.users import Principal
+from heron.core.errors import BadRequest
+
+router = APIRouter(tags=["heron"], dependencies=[Depends(current_user)])
+
+
+def rule_json(rule: RuleDef, service: AlertService) -> dict[str, Any]:
+    status = service.status_of(rule)
+    out: dict[str, Any] = {
+        "id": rule.id,
+        "created_at": rule.created_at.isoformat() if rule.created_at else None,
+        "updated_at": rule.updated_at.isoformat() if rule.updated_at else None,
+        "name": rule.name,
+        "kind": rule.kind,
+        "enable": rule.enabled,
+        "trigger_mode": rule.trigger_mode,
+        "notification_group_id": rule.notification_group_id or 0,
+        "fail_trigger_tasks": list(rule.fail_trigger_tasks),
+        "recover_trigger_tasks": list(rule.recover_trigger_tasks),
+        "severity": rule.severity,
+        "labels": dict(rule.labels),
+        "annotations": dict(rule.annotations),
+        "owner_id": rule.owner_id,
+        "status": {
+            "state": status.state,
+            "message": status.message,
+            "last_eval_at": iso(status.last_eval_at),
+            "active": status.active,
+        },
+    }
+    if rule.kind == "server":
+        out["rules"] = [c.to_json() for c in rule.conditions]
+    elif rule.sql is not None:
+        out.update(
+            tenant=rule.sql.tenant,
+            database=rule.sql.database,
+            query=rule.sql.query,
+            threshold=rule.sql.threshold,
+            value_column=rule.sql.value_column,
+            label_columns=list(rule.sql.label_columns) if rule.sql.label_columns is not None else None,
+            interval_seconds=rule.sql.interval_seconds,
+            for_seconds=rule.for_seconds,
+            keep_firing_for_seconds=rule.keep_firing_for_seconds,
+        )
+    return out
+
+
+@router.get("/api/v1/alert-rule", summary="List alert rules (yours; every rule for admins), with their status")
+async def list_rules(
+    id: int | None = Query(None, ge=1, le=MAX_ID, description="only this rule"),
+    service: AlertService = Depends(alert_service),
+    user: Principal = Depends(current_user),
+) -> dict[str, Any]:
+    rules = await run_in_threadpool(service.rules.visible, user, rule_id=id)
+    return {"success": True, "data": [rule_json(r, service) for r in rules]}
+
+
+def _parse(service: AlertService, body: dict[str, Any], rule_id: int = 0) -> RuleDef:
+    return parse_rule(body, check_sql=service.check_sql, rule_id=rule_id)
+
+
+@router.post("/api/v1/alert-rule", summary="Create an alert rule; answers its id")
+async def create_rule(
+    body: dict[str, Any] = Body(...),
+    service: AlertService = Depends(alert_service),
+    user: Principal = Depends(current_user),
+) -> dict[str, Any]:
+    rule = await run_in_threadpool(_parse, service, body)
+    saved = await run_in_threadpool(service.rules.create, user, rule)
+    return {"success": True, "data": saved.id}
+
+
+@router.patch("/api/v1/alert-rule/{rule_id}", summary="Change an alert rule (the whole form, as Nezha sends it)")
+async def update_rule(
+    rule_id: ObjectId,
+    body: dict[str, Any] = Body(...),
+    service: AlertService = Depends(alert_service),
+    user: Principal = Depends(current_user),
+) -> dict[str, Any]:
+    current = await run_in_threadpool(service.rules.get, rule_id)
+    if current.busi_group_id is not None:
+        raise BadRequest("this rule belongs to a business group; change it through /api/n9e/busi-group/{id}/alert-rule")
+    merged = {**rule_json(current, service), **body}
+    rule = await run_in_threadpool(_parse, service, merged, rule_id)
+    saved = await run_in_threadpool(service.rules.update, user, rule_id, rule)
+    return {"success": True, "data": rule_json(saved, service)}
+
+
+@router.post("/api/v1/batch-delete/alert-rule", summary="Delete alert rules (body: a list of ids)")
+async def delete_rules(
+    ids: Ids = Body(..., max_length=1000),
+    service: AlertService = Depends(alert_service),
+    user: Principal = Depends(current_user),
+) -> dict[str, Any]:
+    gone = await run_in_threadpool(service.rules.delete, user, list(dict.fromkeys(ids)))
+    return {"success": True, "data": gone}
