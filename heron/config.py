@@ -119,6 +119,23 @@ class Settings:
     cookie_secure: bool = field(
         default=False, metadata=_help("mark the session cookie Secure on plain HTTP too (behind a TLS proxy)")
     )
+    # --- PromQL, the Prometheus API and Heron's own metrics (issue 15) ---
+    promql_lookback_delta_seconds: float = field(
+        default=300.0, metadata=_help("how far back PromQL looks for a series' latest sample (Prometheus: 5m)")
+    )
+    promql_max_samples: int = field(
+        default=50_000_000, metadata=_help("most samples one PromQL query may read before it is refused (422)")
+    )
+    promql_max_points_per_series: int = field(
+        default=11_000, metadata=_help("most steps a range query may have, (end - start) / step (Prometheus: 11,000)")
+    )
+    metrics_require_auth: bool = field(
+        default=False, metadata=_help("require credentials for GET /metrics (Heron's own metrics)")
+    )
+    self_metrics_interval_seconds: float = field(
+        default=0.0,
+        metadata=_help("store Heron's own metrics in database 'public' this often (0 is off), to alert on them"),
+    )
 
     def public_items(self) -> list[tuple[str, str, str]]:
         """(key, value, help) for display, secrets masked."""
@@ -189,6 +206,11 @@ def _validate(settings: Settings) -> Settings:
     ):
         if getattr(settings, name) <= 0:
             raise ConfigError(f"invalid value for '{name}': {getattr(settings, name)}; it must be positive")
+    for name in ("promql_lookback_delta_seconds", "promql_max_samples", "promql_max_points_per_series"):
+        if getattr(settings, name) <= 0:
+            raise ConfigError(f"invalid value for '{name}': {getattr(settings, name)}; it must be positive")
+    if settings.self_metrics_interval_seconds < 0:
+        raise ConfigError("invalid value for 'self_metrics_interval_seconds': it must be 0 (off) or positive")
     if settings.query_timeout_seconds <= 0:
         raise ConfigError("invalid value for 'query_timeout_seconds': it must be positive")
     from heron.core.errors import BadRequest

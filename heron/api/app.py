@@ -12,7 +12,7 @@ from functools import partial
 from fastapi import FastAPI
 
 from heron import __version__
-from heron.api import docs, health
+from heron.api import docs, health, own_metrics
 from heron.api.access import apikeys, session, settings, tokens, users, waf
 from heron.api.compat import n9e as n9e_compat
 from heron.api.compat import n9e_targets, nezha_v0, oitc_hosts
@@ -22,10 +22,11 @@ from heron.api.ingest import logs, push_n9e, push_prom, traces, write
 from heron.api.ingest.batches import write_batches
 from heron.api.inventory import agent_ws, server_groups, server_metrics, server_ws, servers
 from heron.api.inventory.server_list import ServerListing
-from heron.api.query import sql
+from heron.api.query import prometheus, remote_read, sql
 from heron.api.services import Services
 from heron.auth.principal import Authenticator
 from heron.auth.ratelimit import WafPolicy
+from heron.inventory.live import STATUS_TABLE
 from heron.tsdb.names import schema_for
 from heron.tsdb.retention import expire
 
@@ -103,6 +104,9 @@ def create_app(svc: Services) -> FastAPI:
             asyncio.create_task(_live_loop(svc)),
             asyncio.create_task(listing.keep_fresh()),
         ]
+        # --- PromQL and Heron's own metrics (issue 15) ---
+        if svc.settings.self_metrics_interval_seconds > 0:
+            tasks.append(asyncio.create_task(own_metrics.store_loop(svc)))
         try:
             yield
         finally:
@@ -126,6 +130,13 @@ def create_app(svc: Services) -> FastAPI:
     app.state.auth = _authenticator(svc)
     install_error_handlers(app)
     docs.install_openapi(app)
+    # --- PromQL, the Prometheus API and Heron's own metrics (issue 15) ---
+    app.add_middleware(own_metrics.MetricsMiddleware)
+    app.state.status_schema = schema_for(LIVE_TENANT, LIVE_DATABASE)
+    app.state.status_table = STATUS_TABLE
+    own_metrics.watch_services(svc)
+    for router in (prometheus.router, remote_read.router, own_metrics.router):
+        app.include_router(router)
     for router in (
         health.cnosdb,
         health.influx,

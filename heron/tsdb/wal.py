@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import struct
+import time
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -27,6 +28,8 @@ from typing import BinaryIO
 
 import orjson
 import pyarrow as pa
+
+from heron.core import telemetry
 
 _HEADER = struct.Struct("<IIQ")
 
@@ -107,7 +110,9 @@ class WriteAheadLog:
         blob = b"".join(frames)
         self._file.write(blob)
         self._file.flush()
+        started = time.perf_counter()
         os.fsync(self._file.fileno())
+        telemetry.WAL_FSYNC_SECONDS.observe(time.perf_counter() - started)
         self._size += len(blob)
         self.last_seq = seq
         if self._size >= SEGMENT_MAX_BYTES:

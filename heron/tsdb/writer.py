@@ -33,6 +33,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from heron.core import telemetry
 from heron.core.batch import Batch
 from heron.core.errors import DatabaseNotFound, HeronError, Overloaded, TypeConflict
 from heron.tsdb import metrics as ms
@@ -217,6 +218,11 @@ class Writer:
         future: Future[None] = Future()
         self._queue.put(_Call(lambda _con: None, future, reload_catalog=False))
         return future
+
+    @property
+    def queued_rows(self) -> int:
+        """Rows accepted into the queue and not yet logged (what the 429 limit counts)."""
+        return self._pending_rows
 
     def table_names(self, schema: str) -> frozenset[str]:
         """Lower-case names of the committed tables of ``schema``.
@@ -777,6 +783,13 @@ class Writer:
         return WriteResult(written=written, dropped=dropped, conflicts=tuple(conflicts))
 
     def _apply(self, plan: _Plan, *, applied_seq: int) -> None:
+        started = time.perf_counter()
+        self._apply_plan(plan, applied_seq=applied_seq)
+        telemetry.FLUSH_SECONDS.observe(time.perf_counter() - started)
+        for (_schema, key), tables in plan.appends.items():
+            telemetry.ROWS_APPLIED.labels(table=key).inc(sum(t.num_rows for t in tables))
+
+    def _apply_plan(self, plan: _Plan, *, applied_seq: int) -> None:
         con = self._con
         con.execute("BEGIN TRANSACTION")
         store_schemas = {s for (s, k) in plan.appends if k in ms.INTERNAL_TABLES} | {s for s, _ in plan.metric_defs}

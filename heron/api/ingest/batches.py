@@ -8,6 +8,7 @@ import time
 import pyarrow.compute as pc
 
 from heron.api.services import Services
+from heron.core import telemetry
 from heron.core.batch import Batch
 from heron.tsdb.metrics import Samples
 from heron.tsdb.names import schema_for
@@ -40,7 +41,9 @@ async def write_batches(
         samples=samples,
         metrics=metrics,
     )
-    return await asyncio.wrap_future(future)
+    result = await asyncio.wrap_future(future)
+    telemetry.INGEST_POINTS.labels(protocol=telemetry.PROTOCOL.get() or "internal").inc(result.written)
+    return result
 
 
 def idents_of(batches: list[Batch], tag: str = IDENT_TAG) -> list[str]:
