@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from heron.promql.errors import BadData
-from heron.promql.values import F64, I64, NAME, Labels, Mask, Scalar, String, Value, Vector, merge_same_labels
+from heron.promql.values import F64, I64, NAME, Labels, Mask, Scalar, String, Value, Vector
 
 SIMPLE = frozenset({"sum", "avg", "count", "min", "max", "group", "stddev", "stdvar"})
 
@@ -43,7 +43,7 @@ def evaluate(op: str, vec: Vector, param: Value | None, grouping: tuple[str, lis
     if op == "count_values":
         if not isinstance(param, String):
             raise BadData("count_values() expects a string label name as its first argument")
-        return _count_values(vec, gid, groups, param.value)
+        return _count_values(vec, grouping, param.value)
     if op == "limit_ratio":
         raise BadData("limit_ratio() is not supported")
     raise BadData(f"unknown aggregation {op}")
@@ -70,18 +70,24 @@ def _simple(op: str, vec: Vector, gid: I64, groups: list[Labels]) -> Vector:
         elif op in ("min", "max"):
             fill = np.where(present, values, np.nan)
             out = (np.fmin if op == "min" else np.fmax).reduceat(fill, starts, axis=0)
+        elif op == "sum":
+            out = np.add.reduceat(np.where(present, values, 0.0), starts, axis=0)
+        elif op == "avg":
+            rows_group = gid[order]
+            plain = np.add.reduceat(np.where(present, values, 0.0), starts, axis=0) / count
+            # Where the sum overflows, each value divided first (Prometheus switches to a running mean).
+            scaled = np.where(present, values / np.maximum(count, 1)[rows_group], 0.0)
+            shares = np.add.reduceat(scaled, starts, axis=0)
+            out = np.where(np.isinf(plain) & np.isfinite(shares), shares, plain)
         else:
-            total = np.add.reduceat(np.where(present, values, 0.0), starts, axis=0)
-            if op == "sum":
-                out = total
-            else:
-                mean = total / count
-                if op == "avg":
-                    out = mean
-                else:
-                    dev = np.where(present, values - mean[gid[order]], 0.0)
-                    var = np.add.reduceat(dev * dev, starts, axis=0) / count
-                    out = var if op == "stdvar" else np.sqrt(var)
+            rows_group = gid[order]
+            # Deviations from one of the group's own values, so equal values give exactly 0.
+            reference = np.fmax.reduceat(np.where(present, values, np.nan), starts, axis=0)
+            shifted = np.where(present, values - reference[rows_group], 0.0)
+            mean = np.add.reduceat(shifted, starts, axis=0) / count
+            dev = np.where(present, shifted - mean[rows_group], 0.0)
+            var = np.add.reduceat(dev * dev, starts, axis=0) / count
+            out = var if op == "stdvar" else np.sqrt(var)
     return Vector(groups, out, any_present).drop_empty()
 
 
@@ -170,22 +176,26 @@ def format_value(value: float) -> str:
     return text
 
 
-def _count_values(vec: Vector, gid: I64, groups: list[Labels], label: str) -> Vector:
+def _count_values(vec: Vector, grouping: tuple[str, list[str]] | None, label: str) -> Vector:
+    """Series per distinct value: the value is set as ``label`` before grouping, as Prometheus does."""
     steps = vec.values.shape[1]
     rows, cols = np.nonzero(vec.present)
     if not len(rows):
         return Vector.empty(steps)
-    values = vec.values[rows, cols]
-    distinct, value_code = np.unique(values, return_inverse=True)
+    distinct, value_code = np.unique(vec.values[rows, cols], return_inverse=True)
     texts = [format_value(float(v)) for v in distinct.tolist()]
-    pair = gid[rows] * len(distinct) + value_code.reshape(-1)
-    pairs, pair_code = np.unique(pair, return_inverse=True)
-    counts = np.zeros((len(pairs), steps))
-    np.add.at(counts, (pair_code.reshape(-1), cols), 1.0)
-    labels: list[Labels] = []
+    pairs, pair_code = np.unique(rows * len(distinct) + value_code.reshape(-1), return_inverse=True)
+    kind, names = grouping if grouping is not None else ("by", [])
+    with_label = (kind, [*names, label]) if kind == "by" else (kind, names)
+    index: dict[Labels, int] = {}
+    group_of_pair = []
     for p in pairs.tolist():
-        base = dict(groups[p // len(distinct)])
-        base[label] = texts[p % len(distinct)]
-        labels.append(tuple(sorted(base.items())))
+        row, code = divmod(p, len(distinct))
+        labels = dict(vec.labels[row])
+        labels[label] = texts[code]
+        key = group_labels(tuple(sorted(labels.items())), with_label)
+        group_of_pair.append(index.setdefault(key, len(index)))
+    counts = np.zeros((len(index), steps))
+    np.add.at(counts, (np.array(group_of_pair, dtype=np.int64)[pair_code.reshape(-1)], cols), 1.0)
     present: Mask = counts > 0
-    return merge_same_labels(labels, counts, present)
+    return Vector(list(index), counts, present)

@@ -18,6 +18,8 @@ from heron.promql.errors import BadData, ExecutionError
 from heron.promql.values import F64, I64, NAME, Labels, Mask, Scalar, Value, Vector, merge_same_labels
 
 ARITHMETIC = frozenset({"+", "-", "*", "/", "%", "^", "atan2"})
+#: Operators whose result drops the metric name (``atan2`` keeps it, as in Prometheus 2.x).
+DROPS_NAME = frozenset({"+", "-", "*", "/", "%", "^"})
 COMPARISON = frozenset({"==", "!=", ">", "<", ">=", "<="})
 SET_OPS = frozenset({"and", "or", "unless"})
 
@@ -82,7 +84,8 @@ def _vector_scalar(op: str, vec: Vector, scalar: F64, *, swapped: bool, return_b
             return Vector([_drop_name(x) for x in vec.labels], keep.astype(np.float64), vec.present).merged()
         return Vector(vec.labels, vec.values, vec.present & keep).drop_empty()
     values = apply(op, s, vec.values) if swapped else apply(op, vec.values, s)
-    return Vector([_drop_name(x) for x in vec.labels], values, vec.present).merged()
+    labels = [_drop_name(x) for x in vec.labels] if op in DROPS_NAME else vec.labels
+    return Vector(labels, values, vec.present).merged()
 
 
 def _signature(labels: Labels, matching: pp.LabelModifier | None) -> Labels:
@@ -161,7 +164,7 @@ def _vector_vector(op: str, lhs: Vector, rhs: Vector, modifier: pp.BinModifier |
     safe = np.maximum(partner, 0)
     one_values = one.values[safe, np.arange(steps)[None, :]]
     left, right = (one_values, many.values) if one_to_many else (many.values, one_values)
-    drop = op in ARITHMETIC or return_bool
+    drop = op in DROPS_NAME or return_bool
     if op in COMPARISON:
         keep = apply(op, left, right)
         if return_bool:

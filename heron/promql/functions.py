@@ -14,6 +14,7 @@ import promql_parser as pp
 
 from heron.promql import windows
 from heron.promql.errors import BadData, ExecutionError
+from heron.promql.regex import compile_full
 from heron.promql.values import F64, I64, NAME, Labels, Matrix, Scalar, Value, Vector
 
 if TYPE_CHECKING:
@@ -339,7 +340,7 @@ def expand_template(template: str, match: re.Match[str]) -> str:
 
 def _compile(pattern: str, fn: str) -> re.Pattern[str]:
     try:
-        return re.compile(f"(?:{pattern})\\Z", re.S)
+        return compile_full(pattern)
     except re.error as exc:
         raise ExecutionError(f"invalid regular expression in {fn}(): {pattern}: {exc}") from None
 
@@ -400,7 +401,6 @@ def _histogram_quantile(q: F64, vec: Vector) -> Vector:
         bound = _le(pairs.pop("le", "")) if "le" in pairs else None
         if bound is None:
             continue
-        pairs.pop(NAME, None)
         groups.setdefault(tuple(sorted(pairs.items())), []).append((bound, i))
     out_labels: list[Labels] = []
     out_values: list[F64] = []
@@ -421,7 +421,7 @@ def _histogram_quantile(q: F64, vec: Vector) -> Vector:
             if not pattern.any():
                 continue
             result[cols] = _bucket_quantile(q[cols], bounds[pattern], counts[pattern][:, cols])
-        out_labels.append(key)
+        out_labels.append(tuple(p for p in key if p[0] != NAME))
         out_values.append(result)
         out_present.append(present)
     if not out_labels:

@@ -32,6 +32,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from heron.promql.errors import BadData, ExecutionError
+from heron.promql.regex import compile_full
 from heron.promql.values import F64, I64, NAME, Labels
 from heron.tsdb import metrics as ms
 from heron.tsdb.names import INTERNAL_PREFIX, qualified, quote_ident
@@ -57,13 +58,13 @@ class Matcher:
             return text == self.value
         if self.op == "!=":
             return text != self.value
-        hit = _regex(self.value).fullmatch(text) is not None
+        hit = _regex(self.value).match(text) is not None
         return hit if self.op == "=~" else not hit
 
 
 def _regex(pattern: str) -> re.Pattern[str]:
     try:
-        return re.compile(pattern, re.S)
+        return compile_full(pattern)
     except re.error as exc:
         raise BadData(f"invalid regular expression {pattern!r}: {exc}") from None
 

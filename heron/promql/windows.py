@@ -81,15 +81,22 @@ def over_time(name: str, m: Matrix) -> Vector:
         if name == "sum_over_time":
             return _vector(m, reduce_windows(np.add, v, m), has)
         if name == "avg_over_time":
-            return _vector(m, reduce_windows(np.add, v, m) / count, has)
+            plain = reduce_windows(np.add, v, m) / count
+            # Where the sum overflows, each value divided first (Prometheus switches to a running mean).
+            window, index = expand(m)
+            shares = _sum_by_window(window, v[index] / count.reshape(-1)[window], m)
+            return _vector(m, np.where(np.isinf(plain) & np.isfinite(shares), shares, plain), has)
         if name == "min_over_time":
             return _vector(m, reduce_windows(np.fmin, v, m), has)
         if name == "max_over_time":
             return _vector(m, reduce_windows(np.fmax, v, m), has)
         if name in ("stddev_over_time", "stdvar_over_time"):
-            mean = reduce_windows(np.add, v, m) / count
+            # Deviations from one of the window's own values, so equal values give exactly 0.
+            reference = reduce_windows(np.fmax, v, m).reshape(-1)
             window, index = expand(m)
-            dev = v[index] - mean.reshape(-1)[window]
+            shifted = v[index] - reference[window]
+            mean = _sum_by_window(window, shifted, m) / count
+            dev = shifted - mean.reshape(-1)[window]
             var = _sum_by_window(window, dev * dev, m) / count
             return _vector(m, var if name == "stdvar_over_time" else np.sqrt(var), has)
         if name in ("changes", "resets"):

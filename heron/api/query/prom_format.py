@@ -115,10 +115,10 @@ def _rows(vec: Vector) -> list[int]:
     """Row order for an instant answer: by value for sort()/topk, else by labels."""
     rows = list(range(len(vec)))
     if vec.order:
-        first = vec.values[:, 0]
-        nan_first = [(0 if math.isnan(v) else 1, v) for v in first.tolist()]
-        reverse = vec.order == "desc"
-        return sorted(rows, key=lambda i: (nan_first[i][0], -nan_first[i][1] if reverse else nan_first[i][1]))
+        sign = -1.0 if vec.order == "desc" else 1.0
+        first = vec.values[:, 0].tolist()
+        # NaN last, in either direction, as Prometheus's sort and topk put it.
+        return sorted(rows, key=lambda i: (math.isnan(first[i]), sign * first[i] if not math.isnan(first[i]) else 0.0))
     return sorted(rows, key=lambda i: vec.labels[i])
 
 
