@@ -41,7 +41,7 @@ from heron.api.services import Services
 from heron.core import telemetry
 from heron.meta.namespaces import DEFAULT_DATABASE, DEFAULT_TENANT
 from heron.promql.engine import Evaluator, Options, matcher_groups, parse
-from heron.promql.errors import BadData, QueryTimeout
+from heron.promql.errors import BadData, ExecutionError, QueryTimeout
 from heron.promql.series import Catalog, Matcher, SeriesReader, load_catalog
 from heron.promql.values import NAME, Labels
 from heron.tsdb.names import schema_for
@@ -165,7 +165,8 @@ async def range_query(request: Request, svc: Services = Depends(services)) -> Re
         )
     limit = svc.settings.promql_max_points_per_series
     if (end - start) / step > limit:
-        raise BadData(
+        # 422 as the issue asks (Prometheus itself answers 400 bad_data with the same text).
+        raise ExecutionError(
             f"exceeded maximum resolution of {limit:,} points per timeseries."
             " Try decreasing the query resolution (?step=XX)"
         )
@@ -304,6 +305,21 @@ async def format_query(request: Request) -> Response:
     params = await read_params(request)
     return _json(parse(_query_text(params)).prettify())
 
+
+async def prometheus_root() -> Response:
+    """What clients that probe the base URL first (``prometheus-api-client``) get: a pointer to the API."""
+    return Response(
+        "Heron: Prometheus's query API is under /prometheus/api/v1/ (and /api/v1/)\n", media_type="text/plain"
+    )
+
+
+router.add_api_route(
+    "/prometheus/",
+    prometheus_root,
+    methods=["GET", "HEAD"],
+    summary="Base of the Prometheus-compatible API (a Grafana data source URL ends in /prometheus)",
+    response_class=Response,
+)
 
 _ROUTES: list[tuple[str, Callable[..., Any], list[str], str]] = [
     ("/query", instant_query, ["GET", "POST"], "Evaluate a PromQL instant query (Prometheus)"),
