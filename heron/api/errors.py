@@ -12,7 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from heron.api.envelopes import FAMILIES, native_error
-from heron.core.errors import BadRequest, HeronError, NotFound, Overloaded, Unauthorized
+from heron.core.errors import BadRequest, HeronError, MethodNotAllowed, NotFound, Overloaded, Unauthorized
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +52,8 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     err: HeronError
     if exc.status_code == 404:
         err = NotFound(f"no route for {request.method} {request.url.path}")
+    elif exc.status_code == 405:
+        err = MethodNotAllowed(f"{request.url.path} does not take {request.method}")
     else:
         err = HeronError(str(exc.detail))
         err.status = exc.status_code
