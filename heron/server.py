@@ -6,8 +6,10 @@ import gc
 import logging
 import socket
 import sys
+from typing import Any
 
 import uvicorn
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from heron import __version__
 from heron.api.app import create_app
@@ -24,6 +26,21 @@ GIL_SWITCH_SECONDS = 0.0005
 
 #: Allocations (less deallocations) of tracked objects between two young collections (CPython's default is 700).
 GC_GEN0_THRESHOLD = 50_000
+
+
+class BareLineFeedTolerantProtocol(HttpToolsProtocol):
+    """uvicorn's HTTP/1.1 protocol, taking header lines that end in a bare LF.
+
+    netdata's exporting engine (``opentsdb:http``, 1.37) ends its ``Authorization`` line
+    with ``\n`` instead of ``\r\n``; llhttp refuses that (``400 Invalid HTTP request``) unless
+    its ``lenient_optional_cr_before_lf`` flag is set. OpenTSDB accepts such requests, so
+    Heron does too; no other leniency is turned on (uvicorn's own
+    ``lenient_data_after_close`` is kept).
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.parser.set_dangerous_leniencies(lenient_data_after_close=True, lenient_optional_cr_before_lf=True)
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -68,6 +85,7 @@ def serve(settings: Settings) -> None:
         timeout_graceful_shutdown=10,
         lifespan="on",
         ws_per_message_deflate=False,
+        http=BareLineFeedTolerantProtocol,
     )
     server = uvicorn.Server(config)
     _tune_garbage_collector()
