@@ -376,7 +376,7 @@ def _series_codes(data: pa.Table, source: Source, tag_columns: list[str]) -> tup
         return np.zeros(n, dtype=np.int64), [((NAME, source.name),)]
     parts = [ms._escaped(data.column(c).combine_chunks()) for c in tag_columns]
     joined = pc.binary_join_element_wise(*parts, "\x1f", null_handling="replace", null_replacement="\x1e")
-    encoded = pc.dictionary_encode(joined).combine_chunks()
+    encoded = pc.dictionary_encode(joined)
     codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
     _, first = np.unique(codes, return_index=True)
     rows = pa.array(first)
