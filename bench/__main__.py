@@ -23,6 +23,9 @@ from bench.fleet import run_fleet
 from bench.ingest import run_ingest
 from bench.procs import machine_busy_seconds
 from bench.progress import say
+from bench.promql import DEFAULT_HOURS as PROMQL_HOURS
+from bench.promql import DEFAULT_SERIES as PROMQL_SERIES
+from bench.promql import run_promql
 from bench.push_routes import run_push_routes
 from bench.query import run_query
 from bench.remote_write import run_remote_write
@@ -39,7 +42,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument(
         "--only",
-        choices=("ingest", "query", "remote_write", "push_routes", "agent", "fleet"),
+        choices=("ingest", "query", "remote_write", "push_routes", "agent", "fleet", "promql"),
         help="run one benchmark (default: all)",
     )
     parser.add_argument(
@@ -62,6 +65,20 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         default=FLEET_AGENTS,
         metavar="N",
         help=f"simulated agents in the fleet benchmark (default {FLEET_AGENTS})",
+    )
+    parser.add_argument(
+        "--promql-hours",
+        type=float,
+        default=PROMQL_HOURS,
+        metavar="HOURS",
+        help=f"hours of data in the PromQL benchmark (default {PROMQL_HOURS})",
+    )
+    parser.add_argument(
+        "--promql-series",
+        type=int,
+        default=PROMQL_SERIES,
+        metavar="N",
+        help=f"series per instance in the PromQL benchmark (default {PROMQL_SERIES}; the issue's size is 1000)",
     )
     args = parser.parse_args(argv)
     if args.fleet_agents < 1:
@@ -126,6 +143,10 @@ def main(argv: list[str] | None = None) -> int:
             problems += failures(document)
         if args.only in (None, "agent"):
             document = run_agent(seconds=args.agent_seconds, workdir=workdir)
+            say(f"wrote {results.write(document)}")
+            problems += failures(document)
+        if args.only in (None, "promql"):
+            document = run_promql(workdir=workdir, series=args.promql_series, hours=args.promql_hours)
             say(f"wrote {results.write(document)}")
             problems += failures(document)
         if args.only in (None, "fleet"):
