@@ -232,28 +232,29 @@ def windows(labels: list[Labels], series: I64, times: I64, values: Any, eff: I64
 def positions(series: I64, times: I64, n: int, at: I64, *, side: str) -> I64:
     """For each series and step, where ``at`` falls among that series' samples (``n x T``).
 
-    Samples are sorted by series then time, so a key of series and time is sorted too and
-    one ``searchsorted`` finds every position. Keys that would not fit in int64 fall back
-    to one search per series.
+    ``side="right"`` counts the samples at or before each time, ``"left"`` those before it,
+    as ``searchsorted`` would per series. Steps are sorted, so each sample is placed among
+    the steps instead (a search in a short array), the samples of each series are counted
+    per step, and a running sum along the steps gives every position at once.
     """
+    steps = len(at)
     if n == 0:
-        return np.zeros((0, len(at)), dtype=np.int64)
+        return np.zeros((0, steps), dtype=np.int64)
+    series_start = np.searchsorted(series, np.arange(n, dtype=np.int64))
     if len(times) == 0:
-        return np.zeros((n, len(at)), dtype=np.int64)
-    low = min(int(times.min()), int(at.min()))
-    high = max(int(times.max()), int(at.max()))
-    span = high - low + 2
-    if span * (n + 1) < 2**62:
-        keys = series * span + (times - low)
-        queries = np.arange(n, dtype=np.int64)[:, None] * span + (at - low)[None, :]
-        out: I64 = np.searchsorted(keys, queries, side=side)  # type: ignore[call-overload]
+        return np.zeros((n, steps), dtype=np.int64)
+    if steps > 1 and bool((np.diff(at) < 0).any()):
+        out = np.empty((n, steps), dtype=np.int64)
+        bounds = np.append(series_start, len(times))
+        for i in range(n):
+            lo, hi = int(bounds[i]), int(bounds[i + 1])
+            out[i] = lo + np.searchsorted(times[lo:hi], at, side=side)  # type: ignore[call-overload]
         return out
-    bounds = np.searchsorted(series, np.arange(n + 1))
-    result = np.zeros((n, len(at)), dtype=np.int64)
-    for i in range(n):
-        lo, hi = int(bounds[i]), int(bounds[i + 1])
-        result[i] = lo + np.searchsorted(times[lo:hi], at, side=side)  # type: ignore[call-overload]
-    return result
+    # The first step whose time counts this sample.
+    first_step = np.searchsorted(at, times, side="left" if side == "right" else "right")
+    per_step = np.bincount(series * (steps + 1) + first_step, minlength=n * (steps + 1)).reshape(n, steps + 1)
+    counted: I64 = np.cumsum(per_step[:, :steps], axis=1)
+    return counted + series_start[:, None]
 
 
 def matcher_groups(node: pp.VectorSelector) -> list[list[Matcher]]:

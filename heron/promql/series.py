@@ -196,9 +196,19 @@ def _conditions(source: Source, matchers: list[Matcher], *, prefix: str = "") ->
 class SeriesReader:
     """Reads series of one database for PromQL, on one DuckDB cursor."""
 
-    def __init__(self, cur: duckdb.DuckDBPyConnection, catalog: Catalog, *, max_samples: int) -> None:
+    def __init__(
+        self,
+        cur: duckdb.DuckDBPyConnection,
+        catalog: Catalog,
+        *,
+        max_samples: int,
+        labels: dict[int, Labels] | None = None,
+    ) -> None:
         self._cur = cur
         self._catalog = catalog
+        # Labels of metric-store series by id, kept by the caller across queries (a series'
+        # labels never change), so a repeated dashboard query reads only samples.
+        self._labels: dict[int, Labels] = {} if labels is None else labels
         self._schema = catalog.schema
         self._max_samples = max_samples
         self.samples_read = 0
@@ -231,7 +241,8 @@ class SeriesReader:
 
     def _run(self, sql: str, params: list[object]) -> pa.Table:
         try:
-            return self._cur.execute(sql, params).to_arrow_table()
+            relation = self._cur.sql(sql, params=params)
+            return relation.to_arrow_table() if relation is not None else pa.table({})
         except duckdb.Error as exc:
             text = str(exc)
             if "regex" in text.lower():
@@ -264,9 +275,6 @@ class SeriesReader:
         if found is None:
             return None
         series_sql, params = found
-        series = self._run(series_sql, params)
-        if not series.num_rows:
-            return None
         samples = self._run(
             f"SELECT d.{ms.SERIES_ID} AS s, epoch_ns(d.time) // 1000000 AS t, d.value AS v"
             f" FROM {qualified(self._schema, ms.SAMPLES)} AS d"
@@ -279,20 +287,26 @@ class SeriesReader:
         self._count(samples.num_rows)
         if not samples.num_rows:
             return None
-        ids = series.column(0).to_numpy().astype(np.int64)
-        order = np.argsort(ids)
-        ids = ids[order]
-        keys = series.column(1).to_pylist()
         sid = samples.column("s").to_numpy().astype(np.int64)
-        dense = np.searchsorted(ids, sid)
-        used = np.unique(dense)
-        remap = np.full(len(ids), -1, dtype=np.int64)
-        remap[used] = np.arange(len(used))
-        labels = [_store_labels(source.name, keys[int(order[i])]) for i in used.tolist()]
+        # Rows come sorted by series: a new series starts where the id changes.
+        starts = np.empty(len(sid), dtype=bool)
+        starts[0] = True
+        np.not_equal(sid[1:], sid[:-1], out=starts[1:])
+        ids = sid[starts]
+        missing = [i for i in ids.tolist() if i not in self._labels]
+        if missing:
+            rows = self._run(
+                f"SELECT {ms.SERIES_ID}, {ms.SERIES_KEY} FROM {qualified(self._schema, ms.SERIES)}"
+                f" WHERE {ms.SERIES_ID} IN (SELECT unnest(?::BIGINT[]))",
+                [missing],
+            )
+            for i, key in zip(rows.column(0).to_pylist(), rows.column(1).to_pylist(), strict=True):
+                self._labels[int(i)] = _store_labels(source.name, key)
+        labels = [self._labels[i] for i in ids.tolist()]
         return _dedupe(
             Selected(
                 labels,
-                remap[dense],
+                np.cumsum(starts, dtype=np.int64) - 1,
                 samples.column("t").to_numpy().astype(np.int64),
                 samples.column("v").to_numpy(zero_copy_only=False).astype(np.float64),
             )

@@ -144,43 +144,50 @@ def quantile_windows(q: F64, m: Matrix) -> tuple[F64, Mask]:
 
 
 def extrapolated(name: str, m: Matrix) -> Vector:
-    """``rate``, ``increase`` and ``delta``: Prometheus's extrapolation to the window's edges."""
+    """``rate``, ``increase`` and ``delta``: Prometheus's extrapolation to the window's edges.
+
+    Computed only for the windows with two samples or more (a long range query over a
+    short history has many empty ones).
+    """
     count = m.counts()
     has = count >= 2
+    out = np.zeros(count.shape)
     v, t = m.values, m.times
-    if not len(v):
-        return _vector(m, np.zeros(count.shape), has)
-    first = np.minimum(m.starts, len(v) - 1)
-    last = np.maximum(m.ends - 1, 0)
+    which = np.flatnonzero(has.reshape(-1))
+    if not len(which):
+        return _vector(m, out, has)
+    first = m.starts.reshape(-1)[which]
+    last = m.ends.reshape(-1)[which] - 1
+    n = count.reshape(-1)[which]
+    range_end = np.broadcast_to(m.eval_ms[None, :], count.shape).reshape(-1)[which]
     counter = name != "delta"
     with np.errstate(all="ignore"):
-        result = v[last] - v[first]
-        if counter:
-            drop = np.zeros(len(v))
-            if len(v) > 1:
-                reset = (v[1:] < v[:-1]) & (m.series[1:] == m.series[:-1])
+        v_first = v[first]
+        t_first, t_last = t[first], t[last]
+        result = v[last] - v_first
+        if counter and len(v) > 1:
+            reset = (v[1:] < v[:-1]) & (m.series[1:] == m.series[:-1])
+            if reset.any():
+                drop = np.zeros(len(v))
                 drop[1:] = np.where(reset, v[:-1], 0.0)
-            # Sum the few resets exactly rather than as a difference of a long running sum.
-            correction = reduce_windows(np.add, drop, _shifted(m))
-            correction = np.where(m.starts + 1 < m.ends, correction, 0.0)
-            result = result + correction
-        range_start = m.eval_ms[None, :] - m.range_ms
-        range_end = m.eval_ms[None, :]
-        to_start = (t[first] - range_start) / 1000.0
-        to_end = (range_end - t[last]) / 1000.0
-        sampled = (t[last] - t[first]) / 1000.0
-        average = sampled / (count - 1)
+                # The few resets summed exactly, not as a difference of a long running sum.
+                correction = reduce_windows(np.add, drop, _shifted(m)).reshape(-1)[which]
+                result = result + np.where(first + 1 < last + 1, correction, 0.0)
+        to_start = (t_first - (range_end - m.range_ms)) / 1000.0
+        to_end = (range_end - t_last) / 1000.0
+        sampled = (t_last - t_first) / 1000.0
+        average = sampled / (n - 1)
         if counter:
-            zero = sampled * (v[first] / result)
-            use_zero = (result > 0) & (v[first] >= 0) & (zero < to_start)
-            to_start = np.where(use_zero, zero, to_start)
+            zero = sampled * (v_first / result)
+            to_start = np.where((result > 0) & (v_first >= 0) & (zero < to_start), zero, to_start)
         threshold = average * 1.1
         interval = sampled + np.where(to_start < threshold, to_start, average / 2)
-        interval = interval + np.where(to_end < threshold, to_end, average / 2)
+        interval += np.where(to_end < threshold, to_end, average / 2)
         result = result * (interval / sampled)
         if name == "rate":
             result = result / (m.range_ms / 1000.0)
-    return _vector(m, result, has)
+    out.reshape(-1)[which] = result
+    return _vector(m, out, has)
 
 
 def _shifted(m: Matrix) -> Matrix:

@@ -159,6 +159,9 @@ class Writer:
         self._catalog: dict[str, dict[str, _Table]] = {}
         self._table_names: dict[str, frozenset[str]] = {}
         self._registries: dict[str, ms.Registry] = {}
+        #: Counts changes of tables, columns and metrics in DuckDB, so readers can cache
+        #: what they derive from the catalog (PromQL's metric names) until it changes.
+        self.catalog_version = 0
         self._load_catalog()
         self._registries = {schema: ms.load_registry(con, schema) for schema in self._catalog}
         self.commits = 0
@@ -870,6 +873,8 @@ class Writer:
             self._catalog.setdefault(schema, {})[low] = view
         if plan.new_tables or plan.metric_defs:
             self._publish_table_names()
+        if plan.new_tables or plan.new_columns or plan.metric_defs:
+            self.catalog_version += 1
 
     def _publish_table_names(self) -> None:
         self._table_names = {schema: frozenset(tables) for schema, tables in self._catalog.items()}
@@ -889,6 +894,7 @@ class Writer:
         for schema in set(self._registries) - set(catalog):
             del self._registries[schema]  # the database was dropped
         self._publish_table_names()
+        self.catalog_version += 1
         log.debug("catalog loaded", extra={"seconds": round(time.perf_counter() - started, 4)})
 
 

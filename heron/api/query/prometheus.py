@@ -101,8 +101,8 @@ async def with_reader(
         timer.daemon = True
         timer.start()
         try:
-            catalog: Catalog = load_catalog(cur, schema, status_table=status_table)
-            reader = SeriesReader(cur, catalog, max_samples=svc.settings.promql_max_samples)
+            catalog, labels = _catalog(svc, cur, schema, status_table)
+            reader = SeriesReader(cur, catalog, max_samples=svc.settings.promql_max_samples, labels=labels)
             return work(reader, deadline)
         except duckdb.InterruptException as exc:
             raise QueryTimeout(f"the query ran longer than {timeout:g} s and was stopped") from exc
@@ -114,6 +114,27 @@ async def with_reader(
         return await run_in_threadpool(run)
     finally:
         telemetry.QUERY_SECONDS.labels(api=api).observe(time.perf_counter() - started)
+
+
+#: Per schema: the writer's catalog version, the metric names derived from it, and the
+#: labels of the metric-store series read so far (dropped with the catalog when it changes).
+_CATALOGS: dict[str, tuple[int, Catalog, dict[int, Labels]]] = {}
+_CATALOGS_LOCK = threading.Lock()
+
+
+def _catalog(
+    svc: Services, cur: duckdb.DuckDBPyConnection, schema: str, status_table: str | None
+) -> tuple[Catalog, dict[int, Labels]]:
+    version = svc.writer.catalog_version
+    with _CATALOGS_LOCK:
+        cached = _CATALOGS.get(schema)
+    if cached is not None and cached[0] == version:
+        return cached[1], cached[2]
+    catalog = load_catalog(cur, schema, status_table=status_table)
+    labels: dict[int, Labels] = {}
+    with _CATALOGS_LOCK:
+        _CATALOGS[schema] = (version, catalog, labels)
+    return catalog, labels
 
 
 def _options(svc: Services, params: Params, deadline: float, timeout: float) -> Options:
