@@ -175,7 +175,17 @@ def parse_file(text: str) -> list[Command]:
         else:
             ev.start_ms, ev.end_ms, ev.step_ms = (duration_ms(m.group(k)) for k in ("start", "end", "step"))
         for entry in body:
-            if entry.startswith(("expected_fail_message", "expected_fail_regexp", "expect ")):
+            if entry.startswith("expect "):
+                # Prometheus 3's form: "expect fail ...", "expect ordered", "expect warn ...".
+                word = entry.split()[1].split(":")[0]
+                if word == "fail":
+                    ev.kind = "_fail"
+                elif word == "ordered":
+                    ev.kind = "_ordered"
+                elif word in ("warn", "info") and ev.kind == "":
+                    ev.kind = "_" + word
+                continue
+            if entry.startswith(("expected_fail_message", "expected_fail_regexp")):
                 continue
             if "{{" in entry:
                 ev.unsupported = "native histogram result"
