@@ -202,7 +202,10 @@ def call(ev: Evaluator, node: pp.Call, ts: I64) -> Value:
     if name == "histogram_quantile":
         q = _scalar_arg(ev, args[0], ts, name)
         return _histogram_quantile(q, _vector_arg(ev, args[1], ts, name))
-    raise BadData(f"function {name}() is not supported by Heron (it works on floats only: no native histograms)")
+    raise BadData(
+        f"function {name}() is not supported by Heron (native histograms and Prometheus 3 additions are not;"
+        " see docs/promql.md)"
+    )
 
 
 def _shift_times(m: Matrix, first_times: Any) -> Matrix:

@@ -499,9 +499,7 @@ def parse_es_bulk(
         outcome: tuple[int, dict[str, tuple[str, Any]]] | ParseError
         try:
             if not target:
-                raise ParseError(
-                    "the action names no table: give it an _index, or the request a ?table=", line=line_no
-                )
+                raise ParseError("the action names no table: give it an _index, or the request a ?table=", line=line_no)
             outcome = _document_values(decode_json(raw, doc_line), doc_line, keys, tags, now_ns)
         except ParseError as exc:
             outcome = exc

@@ -120,6 +120,8 @@ async def with_reader(
 #: labels of the metric-store series read so far (dropped with the catalog when it changes).
 _CATALOGS: dict[str, tuple[int, Catalog, dict[int, Labels]]] = {}
 _CATALOGS_LOCK = threading.Lock()
+#: Series labels kept per database before the cache starts over (a few hundred bytes each).
+MAX_CACHED_LABELS = 500_000
 
 
 def _catalog(
@@ -129,6 +131,8 @@ def _catalog(
     with _CATALOGS_LOCK:
         cached = _CATALOGS.get(schema)
     if cached is not None and cached[0] == version:
+        if len(cached[2]) > MAX_CACHED_LABELS:
+            cached[2].clear()
         return cached[1], cached[2]
     catalog = load_catalog(cur, schema, status_table=status_table)
     labels: dict[int, Labels] = {}
