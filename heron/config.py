@@ -129,9 +129,6 @@ class Settings:
     promql_max_points_per_series: int = field(
         default=11_000, metadata=_help("most steps a range query may have, (end - start) / step (Prometheus: 11,000)")
     )
-    metrics_require_auth: bool = field(
-        default=False, metadata=_help("require credentials for GET /metrics (Heron's own metrics)")
-    )
     self_metrics_interval_seconds: float = field(
         default=0.0,
         metadata=_help("store Heron's own metrics in database 'public' this often (0 is off), to alert on them"),

@@ -4,8 +4,8 @@
   path, so ids in paths cannot grow the label set), method and status, times it, and on
   ingest routes counts the body bytes and names the protocol for the write path
   (:data:`heron.core.telemetry.PROTOCOL`), which counts the points written.
-* ``GET /metrics`` serves :data:`heron.core.telemetry.REGISTRY` in Prometheus's text format
-  (credentials required only when ``metrics_require_auth`` is on).
+* ``GET /metrics`` serves :data:`heron.core.telemetry.REGISTRY` in Prometheus's text format,
+  to any Heron user (a scrape configuration gives ``basic_auth`` or a token).
 * :func:`store_loop` writes the same samples into database ``public`` every
   ``self_metrics_interval_seconds``, as metrics PromQL reads (``heron_http_requests_total``...).
 """
@@ -19,12 +19,12 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from heron.api.deps import current_user, services
+from heron.api.deps import current_user
 from heron.api.ingest.batches import write_batches
 from heron.api.services import Services
 from heron.core import telemetry
@@ -104,13 +104,8 @@ class MetricsMiddleware:
                 telemetry.PROTOCOL.reset(token)
 
 
-def metrics_access(request: Request) -> None:
-    """Anyone may read ``/metrics`` unless ``metrics_require_auth`` is on."""
-    if services(request).settings.metrics_require_auth:
-        current_user(request)
-
-
-router = APIRouter(tags=["heron"], dependencies=[Depends(metrics_access)])
+#: Like every read of Heron's data, ``/metrics`` needs a user (a scrape config's ``basic_auth``).
+router = APIRouter(tags=["heron"], dependencies=[Depends(current_user)])
 
 
 @router.get("/metrics", response_class=Response, summary="Heron's own metrics, in Prometheus's text format")

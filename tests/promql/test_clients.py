@@ -174,6 +174,10 @@ scrape_configs:
   - job_name: heron
     static_configs:
       - targets: ['{host}']
+    basic_auth:
+      username: admin
+      password: '{server.password}'
+
 remote_read:
   - url: {server.url}/api/v1/read
     read_recent: true
@@ -197,7 +201,8 @@ def test_a_prometheus_with_remote_read_answers_from_data_only_heron_holds(
 
 
 def test_a_prometheus_scrapes_herons_own_metrics(server: RunningServer, reader_prometheus: RunningPrometheus) -> None:
-    text = httpx.get(f"{server.url}/metrics").text
+    assert httpx.get(f"{server.url}/metrics").status_code == 401
+    text = httpx.get(f"{server.url}/metrics", auth=server.auth).text
     assert "heron_http_requests_total{" in text and "heron_write_queue_rows" in text and "heron_wal_bytes" in text
 
     def scraped() -> list[Any]:

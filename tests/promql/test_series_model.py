@@ -62,7 +62,7 @@ def test_an_agents_server_status_is_heron_server_series(
         )
         assert float(found[0]["value"][1]) > 0 and found[0]["metric"]["server_id"]
         assert _query(client, f'count(heron_server_cpu{{server="{name}"}} >= 0)')[0]["value"][1] == "1"
-        metrics = httpx.get(f"{server.url}/metrics").text
+        metrics = httpx.get(f"{server.url}/metrics", auth=server.auth).text
         assert "heron_agents_connected 1.0" in metrics or "heron_agents_connected 2.0" in metrics
     finally:
         agent.kill()
