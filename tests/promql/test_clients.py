@@ -17,8 +17,6 @@ from tests.conftest import RunningServer
 from tests.promql.conftest import PROMTOOL, RunningPrometheus, start_prometheus
 from tests.promql.feed import push
 
-NOW_MS = int(time.time()) // 15 * 15_000
-
 
 def wait_for(check: Callable[[], Any], *, timeout_s: float, what: str) -> Any:
     """Poll ``check`` until it returns something truthy (a deadline, never a timed assertion)."""
@@ -33,14 +31,15 @@ def wait_for(check: Callable[[], Any], *, timeout_s: float, what: str) -> Any:
 
 @pytest.fixture(scope="module")
 def node_data(server: RunningServer) -> int:
-    """An hour of node_exporter-like CPU counters for two instances in the default database."""
+    """An hour of node_exporter-like CPU counters for two instances in the default database, ending now."""
+    now_ms = int(time.time()) // 15 * 15_000
     series = []
     for instance in ("web-1:9100", "web-2:9100"):
         for mode, speed in (("idle", 14.0), ("user", 0.75), ("system", 0.25)):
             labels = {"__name__": "cl_node_cpu_seconds_total", "instance": instance, "job": "node", "mode": mode}
-            series.append((labels, [(NOW_MS - 3_600_000 + i * 15_000, i * speed) for i in range(241)]))
+            series.append((labels, [(now_ms - 3_600_000 + i * 15_000, i * speed) for i in range(241)]))
     push(f"{server.url}/api/v1/prom/write", series, auth=server.auth)
-    return NOW_MS
+    return now_ms
 
 
 def _promtool(server: RunningServer, *args: str) -> str:
