@@ -222,6 +222,10 @@ def check(ev: Eval, status: int, doc: dict[str, Any]) -> str | None:
         want = [_number(x) for x in " ".join(ev.expected).split()]
         got = float(data["result"][1])
         return None if len(want) == 1 and _same(want[0], got) else f"scalar {got}, expected {want}"
+    if data["resultType"] == "string":
+        want_text = " ".join(ev.expected).strip()
+        quoted = want_text[:1] in ('"', "'", "`") and want_text[-1:] == want_text[:1]
+        return None if quoted and data["result"][1] == want_text[1:-1] else f"string {data['result'][1]!r}"
     expected = _expected_vector(ev.expected)
     if data["resultType"] == "vector":
         got_rows = [(tuple(sorted(r["metric"].items())), float(r["value"][1])) for r in data["result"]]
