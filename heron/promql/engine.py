@@ -104,7 +104,9 @@ class Evaluator:
         handler = _HANDLERS.get(type(node))
         if handler is None:
             raise BadData(f"unsupported expression: {node}")
-        return handler(self, node, ts)
+        value = handler(self, node, ts)
+        self.check_time()
+        return value
 
     def _number(self, node: pp.NumberLiteral, ts: I64) -> Value:
         return Scalar(np.full(len(ts), float(node.val)))
@@ -171,6 +173,7 @@ class Evaluator:
         n = len(sel.labels)
         if n == 0:
             return Vector.empty(len(ts))
+        self.reader.check_cells(n, len(ts))
         idx = positions(sel.series, sel.times, n, eff, side="right") - 1
         safe = np.clip(idx, 0, max(len(sel.times) - 1, 0))
         rows = np.arange(n, dtype=np.int64)[:, None]
@@ -189,6 +192,7 @@ class Evaluator:
         eff = self.eval_times(vs.at, vs.offset, ts)
         range_ms = duration_ms(node.range)
         sel = self.reader.select(matcher_groups(vs), int(eff.min()) - range_ms, int(eff.max()))
+        self.reader.check_cells(len(sel.labels), len(ts))
         keep = ~is_stale(sel.values)
         series, times, values = sel.series[keep], sel.times[keep], sel.values[keep]
         return windows(sel.labels, series, times, values, eff, range_ms)
@@ -202,6 +206,8 @@ class Evaluator:
         start = step * int(low / step)  # Go's integer division truncates toward zero
         if start < low:
             start += step
+        # Each step is a sample of the subquery's result: counted before anything is allocated.
+        self.reader.count(max(0, (int(eff.max()) - start) // step + 1))
         sub_ts = np.arange(start, int(eff.max()) + 1, step, dtype=np.int64)
         if len(sub_ts) == 0:
             sub_ts = np.array([start], dtype=np.int64)

@@ -249,11 +249,20 @@ class SeriesReader:
                 raise BadData(f"invalid regular expression: {text.splitlines()[0]}") from exc
             raise
 
-    def _count(self, rows: int) -> None:
+    def count(self, rows: int) -> None:
+        """Count ``rows`` samples against the query's limit (a 422 past it)."""
         self.samples_read += rows
         if self.samples_read > self._max_samples:
             raise ExecutionError(
                 f"query processing would load too many samples into memory (more than {self._max_samples})"
+            )
+
+    def check_cells(self, series: int, steps: int) -> None:
+        """Refuse (422) an evaluation of ``series`` at ``steps`` steps larger than the sample limit."""
+        if series * steps > self._max_samples:
+            raise ExecutionError(
+                f"query processing would hold {series} series at {steps} steps, more than"
+                f" {self._max_samples} points; select fewer series or use a larger step"
             )
 
     def _read(self, source: Source, matchers: list[Matcher], start_ms: int, end_ms: int) -> Selected | None:
@@ -284,7 +293,7 @@ class SeriesReader:
             " ORDER BY 1, 2",
             [start_ms * 1_000_000, end_ms * 1_000_000 + 999_999, *params],
         )
-        self._count(samples.num_rows)
+        self.count(samples.num_rows)
         if not samples.num_rows:
             return None
         sid = samples.column("s").to_numpy().astype(np.int64)
@@ -333,7 +342,7 @@ class SeriesReader:
             f" WHERE time >= make_timestamp_ns(?) AND time <= make_timestamp_ns(?) AND {where}",
             [start_ms * 1_000_000, end_ms * 1_000_000 + 999_999, *params],
         )
-        self._count(data.num_rows)
+        self.count(data.num_rows)
         if not data.num_rows:
             return None
         codes, labels = _series_codes(data, source, tag_columns)

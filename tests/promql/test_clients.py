@@ -159,6 +159,9 @@ def test_errors_come_in_prometheus_envelope_with_its_status_codes(client: httpx.
     many = client.get("/api/v1/query", params={"query": same, "time": node_data / 1000})
     assert many.status_code == 422 and many.json()["errorType"] == "execution"
     assert client.get("/api/v1/series").json()["error"] == "no match[] parameter provided"
+    # Two and a half million subquery steps cannot finish within a millisecond.
+    slow = client.get("/api/v1/query", params={"query": "count_over_time(vector(1)[30d:1s])", "timeout": "0.001"})
+    assert slow.status_code == 503 and slow.json()["errorType"] == "timeout"
     assert httpx.get(str(client.base_url) + "/api/v1/query?query=1").status_code == 401
 
 

@@ -13,7 +13,6 @@ to ``public`` in ``cnosdb``, where remote write and the agents' status land.
 
 from __future__ import annotations
 
-import asyncio
 import threading
 import time
 from collections.abc import Callable
@@ -45,6 +44,7 @@ from heron.promql.errors import BadData, ExecutionError, QueryTimeout
 from heron.promql.series import Catalog, Matcher, SeriesReader, load_catalog
 from heron.promql.values import NAME, Labels
 from heron.tsdb.names import schema_for
+from heron.tsdb.sandbox import call_after
 
 router = APIRouter(tags=["prometheus"], dependencies=[Depends(current_user)])
 
@@ -86,20 +86,23 @@ def _timeout_seconds(svc: Services, params: Params) -> float:
 async def with_reader(
     request: Request, svc: Services, params: Params, work: Callable[[SeriesReader, float], T], *, api: str
 ) -> T:
-    """Run ``work`` in a worker thread on a fresh cursor, after every acknowledged write is readable."""
+    """Run ``work`` in a worker thread on a fresh cursor, once every acknowledged write is readable."""
     schema = _schema(svc, params)
     timeout = _timeout_seconds(svc, params)
     status_schema: str | None = getattr(request.app.state, "status_schema", None)
     status_table = getattr(request.app.state, "status_table", None) if status_schema == schema else None
-    await asyncio.wrap_future(svc.writer.sync())
     started = time.perf_counter()
 
     def run() -> T:
-        cur = svc.tsdb.cursor()
+        # Every acknowledged write readable first; waited for here, in the worker thread,
+        # to spare the event loop one more wake-up per query.
         deadline = time.monotonic() + timeout
-        timer = threading.Timer(timeout, cur.interrupt)
-        timer.daemon = True
-        timer.start()
+        try:
+            svc.writer.sync().result(timeout=timeout)
+        except TimeoutError as exc:
+            raise QueryTimeout(f"the store did not catch up with acknowledged writes within {timeout:g} s") from exc
+        cur = svc.tsdb.cursor()
+        timer = call_after(timeout, cur.interrupt)
         try:
             catalog, labels = _catalog(svc, cur, schema, status_table)
             reader = SeriesReader(cur, catalog, max_samples=svc.settings.promql_max_samples, labels=labels)
