@@ -135,8 +135,6 @@ def create_app(svc: Services) -> FastAPI:
     app.state.status_schema = schema_for(LIVE_TENANT, LIVE_DATABASE)
     app.state.status_table = STATUS_TABLE
     own_metrics.watch_services(svc)
-    for router in (prometheus.router, remote_read.router, own_metrics.router):
-        app.include_router(router)
     for router in (
         health.cnosdb,
         health.influx,
@@ -182,6 +180,10 @@ def create_app(svc: Services) -> FastAPI:
         oitc_hosts.router,
         docs.router,
     ):
+        app.include_router(router)
+    # --- PromQL and the Prometheus API, Heron's own /metrics (issue 15): after every other
+    # route, so none of theirs can change ---
+    for router in (prometheus.router, remote_read.router, own_metrics.router):
         app.include_router(router)
     return app
 

@@ -77,7 +77,7 @@ ROWS_APPLIED = Counter(
 )
 QUERY_SECONDS = Histogram(
     "heron_query_duration_seconds",
-    "Time a query took, by API (sql, query, query_range, series, labels, label_values, read).",
+    "Time a PromQL API call took, by API (query, query_range, series, labels, label_values, read).",
     ["api"],
     buckets=SECONDS_BUCKETS,
     registry=REGISTRY,
