@@ -24,7 +24,7 @@ from heron.api.services import Services
 from heron.promql.errors import BadData
 from heron.promql.series import Matcher, SeriesReader
 from heron.protocols._pb import remote_read_pb2 as rr
-from heron.protocols._pb import remote_write_v1_pb2 as rw
+from heron.protocols.remote_read import encode_query_result
 from heron.protocols.remote_write import decompress_snappy_block
 
 router = APIRouter(tags=["prometheus"], dependencies=[Depends(current_user)])
@@ -46,22 +46,14 @@ def _decode(raw: bytes, max_bytes: int) -> rr.ReadRequest:
 
 
 def _answer(reader: SeriesReader, request: rr.ReadRequest) -> bytes:
-    response = rr.ReadResponse()
+    results = []
     for query in request.queries:
         matchers = [Matcher(_OPS.get(m.type, "="), m.name, m.value) for m in query.matchers]
         if not matchers:
             raise BadData("a remote-read query needs at least one label matcher")
         selected = reader.select([matchers], query.start_timestamp_ms, query.end_timestamp_ms)
-        result = response.results.add()
-        bounds = selected.series.searchsorted(list(range(len(selected.labels) + 1)))
-        times = selected.times.tolist()
-        values = selected.values.tolist()
-        for i, labels in enumerate(selected.labels):
-            series = result.timeseries.add()
-            series.labels.extend(rw.Label(name=k, value=v) for k, v in labels)
-            lo, hi = int(bounds[i]), int(bounds[i + 1])
-            series.samples.extend(rw.Sample(value=values[j], timestamp=times[j]) for j in range(lo, hi))
-    return bytes(cramjam.snappy.compress_raw(response.SerializeToString()))
+        results.append(encode_query_result(selected.labels, selected.series, selected.times, selected.values))
+    return bytes(cramjam.snappy.compress_raw(b"".join(results)))
 
 
 async def remote_read(request: Request, svc: Services = Depends(services)) -> Response:
