@@ -182,6 +182,8 @@ def parse_file(text: str) -> list[Command]:
                     ev.kind = "_fail"
                 elif word == "ordered":
                     ev.kind = "_ordered"
+                elif word == "string":
+                    ev.expected.append(entry.split(None, 2)[2])
                 elif word in ("warn", "info") and ev.kind == "":
                     ev.kind = "_" + word
                 continue
