@@ -223,6 +223,15 @@ class Writer:
         return future
 
     @property
+    def settled(self) -> bool:
+        """Whether everything acknowledged is in DuckDB already (then :meth:`sync` has nothing to do).
+
+        A write is acknowledged only after the writer put its rows in the pending plan, so a
+        reader that saw its acknowledgement sees this false until the rows are applied.
+        """
+        return self._queue.empty() and self._applying is None and not _has_work(self._pending)
+
+    @property
     def queued_rows(self) -> int:
         """Rows accepted into the queue and not yet logged (what the 429 limit counts)."""
         return self._pending_rows
@@ -345,9 +354,10 @@ class Writer:
         if plan is None or not self._apply_done.wait(None if wait else 0):
             return
         self._apply_done.clear()
-        self._applying = None
+        # ``_applying`` is cleared last on both paths: until then ``settled`` stays false.
         if self._apply_error is None:
             self._merge(plan)
+            self._applying = None
             try:
                 self._wal.drop_through(self._applying_seq)
             except OSError as exc:
@@ -359,6 +369,7 @@ class Writer:
         # Back in front of what was logged since, in log order; retried after an interval.
         self._pending = _joined(plan, self._pending)
         self._pending_since = time.monotonic()
+        self._applying = None
 
     def _run_call(self, call: _Call) -> None:
         try:

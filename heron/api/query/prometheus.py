@@ -98,7 +98,8 @@ async def with_reader(
         # to spare the event loop one more wake-up per query.
         deadline = time.monotonic() + timeout
         try:
-            svc.writer.sync().result(timeout=timeout)
+            if not svc.writer.settled:
+                svc.writer.sync().result(timeout=timeout)
         except TimeoutError as exc:
             raise QueryTimeout(f"the store did not catch up with acknowledged writes within {timeout:g} s") from exc
         cur = svc.tsdb.cursor()
