@@ -37,7 +37,7 @@ web-check: $(WEB_MODULES)
 	cd web && npm run typecheck && npm test
 
 test-deps: $(WEB_MODULES)
-	sh bench/install-peers.sh curl prometheus chromium prometheus-alertmanager
+	sh bench/install-peers.sh curl prometheus chromium prometheus-alertmanager netdata
 
 test: lint test-deps web-check
 	$(PY) -m pytest -q

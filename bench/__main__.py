@@ -28,6 +28,9 @@ from bench.probes import DEFAULT_SECONDS as PROBE_SECONDS
 from bench.probes import run_probes
 from bench.procs import machine_busy_seconds
 from bench.progress import say
+from bench.promql import DEFAULT_HOURS as PROMQL_HOURS
+from bench.promql import DEFAULT_SERIES as PROMQL_SERIES
+from bench.promql import run_promql
 from bench.push_routes import run_push_routes
 from bench.query import run_query
 from bench.remote_write import run_remote_write
@@ -66,6 +69,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
             "probe_history",
             "ui",
             "alerts",
+            "promql",
         ),
         help="run one benchmark (default: all)",
     )
@@ -103,6 +107,20 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         default=UI_SECONDS,
         metavar="SECONDS",
         help=f"stream updates measured per view in the UI benchmark (default {UI_SECONDS}; the issue asks 600)",
+    )
+    parser.add_argument(
+        "--promql-hours",
+        type=float,
+        default=PROMQL_HOURS,
+        metavar="HOURS",
+        help=f"hours of data in the PromQL benchmark (default {PROMQL_HOURS})",
+    )
+    parser.add_argument(
+        "--promql-series",
+        type=int,
+        default=PROMQL_SERIES,
+        metavar="N",
+        help=f"series per instance in the PromQL benchmark (default {PROMQL_SERIES}; the issue's size is 1000)",
     )
     args = parser.parse_args(argv)
     if args.ui_seconds < 10:
@@ -175,6 +193,10 @@ def main(argv: list[str] | None = None) -> int:
             problems += failures(document)
         if args.only in (None, "agent"):
             document = run_agent(seconds=args.agent_seconds, workdir=workdir)
+            say(f"wrote {results.write(document)}")
+            problems += failures(document)
+        if args.only in (None, "promql"):
+            document = run_promql(workdir=workdir, series=args.promql_series, hours=args.promql_hours)
             say(f"wrote {results.write(document)}")
             problems += failures(document)
         if args.only in (None, "fleet"):

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Install the Debian packages the benchmarks compare Heron with, or the ones named as
-# arguments (make test uses it for curl and prometheus, which tests drive as real clients).
+# arguments (make test uses it for curl, prometheus and netdata, which tests drive as real clients).
 #
 # Idempotent: installs only what is missing and runs `apt-get update` at most once.
 # Works as root in a container without systemd. The benchmark runner starts its own
@@ -11,7 +11,7 @@
 set -eu
 
 PACKAGES="${*:-influxdb victoria-metrics wrk prometheus prometheus-node-exporter prometheus-blackbox-exporter prometheus-alertmanager}"
-DAEMONS="/usr/bin/influxd /usr/bin/victoria-metrics /usr/bin/prometheus /usr/bin/prometheus-node-exporter /usr/bin/prometheus-blackbox-exporter /usr/bin/prometheus-alertmanager"
+DAEMONS="/usr/bin/influxd /usr/bin/victoria-metrics /usr/bin/prometheus /usr/bin/prometheus-node-exporter /usr/bin/prometheus-blackbox-exporter /usr/bin/prometheus-alertmanager /usr/sbin/netdata"
 
 missing=""
 for pkg in $PACKAGES; do

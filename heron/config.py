@@ -176,6 +176,20 @@ class Settings:
     external_url: str = field(
         default="", metadata=_help("Heron's address as users reach it; links in alerts (generatorURL) use it")
     )
+    # --- PromQL, the Prometheus API and Heron's own metrics (issue 15) ---
+    promql_lookback_delta_seconds: float = field(
+        default=300.0, metadata=_help("how far back PromQL looks for a series' latest sample (Prometheus: 5m)")
+    )
+    promql_max_samples: int = field(
+        default=50_000_000, metadata=_help("most samples one PromQL query may read before it is refused (422)")
+    )
+    promql_max_points_per_series: int = field(
+        default=11_000, metadata=_help("most steps a range query may have, (end - start) / step (Prometheus: 11,000)")
+    )
+    self_metrics_interval_seconds: float = field(
+        default=0.0,
+        metadata=_help("store Heron's own metrics in database 'public' this often (0 is off), to alert on them"),
+    )
 
     def public_items(self) -> list[tuple[str, str, str]]:
         """(key, value, help) for display, secrets masked."""
@@ -272,6 +286,11 @@ def _validate(settings: Settings) -> Settings:
     for url in filter(None, (u.strip() for u in settings.alertmanager_urls.split(","))):
         if not url.startswith(("http://", "https://")):
             raise ConfigError("invalid value for 'alertmanager_urls': each entry must be an http:// or https:// URL")
+    for name in ("promql_lookback_delta_seconds", "promql_max_samples", "promql_max_points_per_series"):
+        if getattr(settings, name) <= 0:
+            raise ConfigError(f"invalid value for '{name}': {getattr(settings, name)}; it must be positive")
+    if settings.self_metrics_interval_seconds < 0:
+        raise ConfigError("invalid value for 'self_metrics_interval_seconds': it must be 0 (off) or positive")
     if settings.query_timeout_seconds <= 0:
         raise ConfigError("invalid value for 'query_timeout_seconds': it must be positive")
     if settings.write_admission_wait_seconds < 0:

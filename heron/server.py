@@ -11,17 +11,18 @@ import uvicorn
 
 from heron import __version__
 from heron.api.app import create_app
-from heron.api.http_protocol import SmallReadsProtocol
+from heron.api.http_protocol import HeronHttpProtocol
 from heron.api.services import open_services
 from heron.config import Settings
 
 log = logging.getLogger("heron")
 
-#: How long a thread may hold the GIL while another waits for it (CPython's default is 5 ms).
 #: How long an idle keep-alive connection stays open. uvicorn's 5 s closed busy clients'
 #: connections under load (1,000 wrk connections saw about 100 resets in 30 s); 75 s is
 #: nginx's default.
 KEEP_ALIVE_SECONDS = 75
+
+#: How long a thread may hold the GIL while another waits for it (CPython's default is 5 ms).
 #: A request passes through the event loop a dozen times or more; while a worker thread runs
 #: Python (building the server list, parsing a body), each of those waits up to this long, so
 #: at 5 ms a request took 100-200 ms whenever a build was under way (fleet benchmark).
@@ -68,7 +69,7 @@ def serve(settings: Settings) -> None:
     # due together). An agent's report is a few hundred bytes and gains little from it.
     config = uvicorn.Config(
         app,
-        http=SmallReadsProtocol,
+        http=HeronHttpProtocol,
         timeout_keep_alive=KEEP_ALIVE_SECONDS,
         log_config=None,
         access_log=False,

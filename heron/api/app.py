@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
 from heron import __version__
-from heron.api import docs, health
+from heron.api import docs, health, own_metrics
 from heron.api.access import apikeys, session, settings, tokens, users, waf
 from heron.api.admission import ByteBudget, WriteAdmission
 from heron.api.alerts import build_alert_service
@@ -30,13 +30,14 @@ from heron.api.ingest.batches import write_batches
 from heron.api.inventory import agent_ws, server_groups, server_metrics, server_ws, servers
 from heron.api.inventory.server_list import ServerListing
 from heron.api.probes import monitor_v0, push, runtime, services
-from heron.api.query import sql
+from heron.api.query import prometheus, remote_read, sql
 from heron.api.services import Services
 from heron.api.web import assets as web_assets
 from heron.api.web import status as web_status
 from heron.api.web import status_pages as web_status_pages
 from heron.auth.principal import Authenticator
 from heron.auth.ratelimit import WafPolicy
+from heron.inventory.live import STATUS_TABLE
 from heron.tsdb.names import schema_for
 from heron.tsdb.retention import expire
 
@@ -119,6 +120,9 @@ def create_app(svc: Services) -> FastAPI:
         ]
         # -- service monitors: scheduler, history writer, agent channel (heron.api.probes) --
         tasks += [asyncio.create_task(job) for job in runtime.start(app, svc)]
+        # --- PromQL and Heron's own metrics (issue 15) ---
+        if svc.settings.self_metrics_interval_seconds > 0:
+            tasks.append(asyncio.create_task(own_metrics.store_loop(svc)))
         try:
             yield
         finally:
@@ -145,6 +149,10 @@ def create_app(svc: Services) -> FastAPI:
     app.state.auth = _authenticator(svc)
     install_error_handlers(app)
     docs.install_openapi(app)
+    # --- PromQL, the Prometheus API and Heron's own metrics (issue 15) ---
+    app.state.status_schema = schema_for(LIVE_TENANT, LIVE_DATABASE)
+    app.state.status_table = STATUS_TABLE
+    own_metrics.watch_services(svc)
     ingest = (
         write.cnosdb,
         write.influx_v1,
@@ -207,6 +215,10 @@ def create_app(svc: Services) -> FastAPI:
         n9e_alerts.router,
     ):
         app.include_router(router)
+    # --- PromQL and the Prometheus API, Heron's own /metrics (issue 15): after every other
+    # route, so none of theirs can change ---
+    for router in (prometheus.router, remote_read.router, own_metrics.router):
+        app.include_router(router)
     # -- web UI (issue 16): the status pages' API, the public status pages, then the UI's pages
     # and files last, so no API path is ever answered by the UI.
     for router in (web_status_pages.router, web_status.router, web_assets.router):
@@ -221,6 +233,8 @@ def create_app(svc: Services) -> FastAPI:
     app.add_middleware(
         WriteAdmission, budget=budget, wait_seconds=svc.settings.write_admission_wait_seconds, paths=writes
     )
+    # Outermost, so refused writes are counted too.
+    app.add_middleware(own_metrics.MetricsMiddleware)
     return app
 
 

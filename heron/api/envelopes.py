@@ -86,6 +86,17 @@ def loki_error(err: HeronError) -> tuple[int, dict[str, Any]]:
     return err.status, {"status": "error", "error": err.message}
 
 
+_PROMETHEUS_ERROR_TYPES = {400: "bad_data", 404: "not_found", 406: "not_acceptable", 422: "execution", 503: "timeout"}
+
+
+def prometheus_error(err: HeronError) -> tuple[int, dict[str, Any]]:
+    """Prometheus's HTTP API: ``{"status": "error", "errorType", "error"}``."""
+    kind = _PROMETHEUS_ERROR_TYPES.get(err.status)
+    if kind is None:
+        kind = "bad_data" if 400 <= err.status < 500 else "internal"
+    return err.status, {"status": "error", "errorType": kind, "error": err.message}
+
+
 FAMILIES: dict[str, Envelope] = {
     "n9e": n9e_error,
     "heron": native_error,
@@ -96,4 +107,5 @@ FAMILIES: dict[str, Envelope] = {
     "oitc": oitc_error,
     "elasticsearch": elasticsearch_error,
     "loki": loki_error,
+    "prometheus": prometheus_error,
 }

@@ -13,7 +13,15 @@ from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 
 from heron.api.envelopes import FAMILIES, native_error
-from heron.core.errors import BadRequest, HeronError, NotFound, Overloaded, StoreUnavailable, Unauthorized
+from heron.core.errors import (
+    BadRequest,
+    HeronError,
+    MethodNotAllowed,
+    NotFound,
+    Overloaded,
+    StoreUnavailable,
+    Unauthorized,
+)
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +63,8 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     err: HeronError
     if exc.status_code == 404:
         err = NotFound(f"no route for {request.method} {request.url.path}")
+    elif exc.status_code == 405:
+        err = MethodNotAllowed(f"{request.url.path} does not take {request.method}")
     else:
         err = HeronError(str(exc.detail))
         err.status = exc.status_code

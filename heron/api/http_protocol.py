@@ -1,4 +1,4 @@
-"""uvicorn's HTTP protocol, reading the socket in small pieces.
+"""uvicorn's HTTP protocol, reading the socket in small pieces and taking bare-LF header lines.
 
 uvicorn stops reading a connection once 64 KiB of its request body wait unread, but the
 event loop hands it data in reads of up to 256 KB, so each connection whose write waits for
@@ -7,11 +7,17 @@ admission (:mod:`heron.api.admission`) held about 300 KB: 1,000 waiting clients 
 ``asyncio.BufferedProtocol``, which uvloop and asyncio both honour) and pausing at
 :data:`PAUSE_BYTES` keeps a waiting connection under 48 KiB, and the rest of its body in
 the kernel's socket buffer.
+
+netdata's exporting engine (``opentsdb:http``, 1.37) ends its ``Authorization`` line with
+``\n`` instead of ``\r\n``; llhttp refuses that (``400 Invalid HTTP request``) unless its
+``lenient_optional_cr_before_lf`` flag is set. OpenTSDB accepts such requests, so Heron does
+too; no other leniency is turned on (uvicorn's own ``lenient_data_after_close`` is kept).
 """
 
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
@@ -25,12 +31,16 @@ _BUFFER = bytearray(READ_BYTES)
 _VIEW = memoryview(_BUFFER)
 
 
-class SmallReadsProtocol(HttpToolsProtocol, asyncio.BufferedProtocol):
-    """:class:`HttpToolsProtocol` fed from one shared read buffer.
+class HeronHttpProtocol(HttpToolsProtocol, asyncio.BufferedProtocol):
+    """:class:`HttpToolsProtocol` fed from one shared read buffer, lenient on bare LFs.
 
     Sharing is safe: the loop fills the buffer and calls :meth:`buffer_updated` for one
     connection before it reads another, and the bytes are copied out at once.
     """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.parser.set_dangerous_leniencies(lenient_data_after_close=True, lenient_optional_cr_before_lf=True)
 
     def get_buffer(self, sizehint: int) -> memoryview:
         return _VIEW

@@ -11,6 +11,7 @@ walks the MRO instead of a table of special cases::
      ├── Forbidden                403
      │    └── Blocked             403  (an address banned after repeated failures)
      ├── NotFound                 404
+     ├── MethodNotAllowed         405
      ├── PayloadTooLarge          413
      ├── Unprocessable            422
      │    ├── DatabaseNotFound    422
@@ -88,6 +89,13 @@ class Blocked(Forbidden):
 class NotFound(HeronError):
     status = 404
     code = "not_found"
+
+
+class MethodNotAllowed(HeronError):
+    """A route that exists, asked with a method it does not take."""
+
+    status = 405
+    code = "method_not_allowed"
 
 
 class PayloadTooLarge(HeronError):

@@ -217,6 +217,11 @@ class LiveState:
         with self._lock:
             self._servers.pop(server_id, None)
 
+    def agents_connected(self) -> int:
+        """Servers with at least one agent connection open now."""
+        with self._lock:
+            return sum(1 for live in self._servers.values() if live.connections > 0)
+
     def name_of(self, server_id: int) -> str | None:
         """The server's current name, or ``None`` once it was deleted (cheap: no copy)."""
         with self._lock:

@@ -466,13 +466,15 @@ def parse_es_bulk(
 ) -> LogsResult:
     """Action/document pairs into rows; one :class:`BulkItem` per action, in order.
 
-    A document that cannot be stored fails its item only (as Elasticsearch answers per item);
+    Rows go to ``table``; when it is empty, to the table named by each action's ``_index``
+    (an action without one fails its item). A document that cannot be stored fails its item
+    only (as Elasticsearch answers per item);
     ``delete`` and ``update`` are refused per item, since logs are append-only here. A body
     that is not a sequence of actions (a malformed action line, an action without its
     document line, an empty body) raises :class:`ParseError`, as Elasticsearch rejects the
     whole request then.
     """
-    rows = LogRows(table)
+    tables: dict[str, LogRows] = {}
     errors: list[ParseError] = []
     items: list[BulkItem] = []
     keys = _time_keys(time_column)
@@ -500,15 +502,28 @@ def parse_es_bulk(
             items.append(BulkItem(action, index, ident, line_no, doc_line, error=refused))
             errors.append(refused)
             continue
+        target = table or index or ""
         outcome: tuple[int, dict[str, tuple[str, Any]]] | ParseError
         try:
+            if not target:
+                raise ParseError("the action names no table: give it an _index, or the request a ?table=", line=line_no)
+            problem = name_problem(target)
+            if problem is not None:
+                raise ParseError(f"the table name {show(target)} {problem}", line=line_no)
             outcome = _document_values(decode_json(raw, doc_line), doc_line, keys, tags, now_ns)
         except ParseError as exc:
             outcome = exc
-        error = outcome if isinstance(outcome, ParseError) else rows.add(outcome[0], doc_line, outcome[1])
+        if isinstance(outcome, ParseError):
+            error: ParseError | None = outcome
+        else:
+            rows = tables.get(target)
+            if rows is None:
+                rows = tables[target] = LogRows(target)
+            error = rows.add(outcome[0], doc_line, outcome[1])
         if error is not None:
             errors.append(error)
         items.append(BulkItem(action, index, ident, line_no, doc_line, error=error))
     if not items:
         raise ParseError("the body holds no bulk actions", expected="action and document lines", got="nothing")
-    return logs_result(rows, errors, max_errors, items)
+    batches = [batch for rows in tables.values() for batch in rows.build()]
+    return LogsResult(batches=batches, errors=errors[: max(max_errors, 0)], rejected=len(errors), items=items)

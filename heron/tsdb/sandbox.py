@@ -156,6 +156,13 @@ class _Watch:
 
 _WATCHDOG = _Watchdog()
 
+
+def call_after(delay_seconds: float, callback: Callable[[], None]) -> _Watch:
+    """Call ``callback`` after ``delay_seconds`` unless the returned handle is cancelled first
+    (one shared thread fires every deadline: PromQL interrupts its cursors with it too)."""
+    return _WATCHDOG.watch(delay_seconds, callback)
+
+
 #: SQL texts already checked against a set of tables; repeated dashboard queries skip the
 #: syntax-tree walk. Keyed by the table-name snapshot, so a new table invalidates nothing
 #: wrongly (a different snapshot is a different key).

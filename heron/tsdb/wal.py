@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import os
 import struct
+import time
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -28,6 +29,8 @@ from typing import BinaryIO
 
 import orjson
 import pyarrow as pa
+
+from heron.core import telemetry
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +117,9 @@ class WriteAheadLog:
         try:
             self._file.write(blob)
             self._file.flush()
+            started = time.perf_counter()
             os.fsync(self._file.fileno())
+            telemetry.WAL_FSYNC_SECONDS.observe(time.perf_counter() - started)
         except OSError:
             self._abandon_tail()
             raise

@@ -32,6 +32,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from heron.core import telemetry
 from heron.core.batch import Batch
 from heron.core.errors import DatabaseNotFound, HeronError, Overloaded, StoreUnavailable, TypeConflict
 from heron.core.identifiers import name_problem, printable
@@ -146,6 +147,9 @@ class Writer:
         self._catalog: dict[str, dict[str, Table]] = {}
         self._table_names: dict[str, frozenset[str]] = {}
         self._registries: dict[str, ms.Registry] = {}
+        #: Counts changes of tables, columns and metrics in DuckDB, so readers can cache
+        #: what they derive from the catalog (PromQL's metric names) until it changes.
+        self.catalog_version = 0
         self._load_catalog()
         self._registries = {schema: ms.load_registry(con, schema) for schema in self._catalog}
         self._reserve_quarantined_ids()
@@ -213,6 +217,20 @@ class Writer:
         future: Future[None] = Future()
         self._queue.put(_Call(lambda _con: None, future, reload_catalog=False))
         return future
+
+    @property
+    def settled(self) -> bool:
+        """Whether everything acknowledged is in DuckDB already (then :meth:`sync` has nothing to do).
+
+        A write is acknowledged only after the writer put its rows in the backlog, so a reader
+        that saw its acknowledgement sees this false until the rows are applied.
+        """
+        return self._queue.empty() and self._applying is None and not self._pending.has_work()
+
+    @property
+    def queued_rows(self) -> int:
+        """Rows accepted into the queue and not yet logged (what the 429 limit counts)."""
+        return self._pending_rows
 
     def health(self) -> dict[str, Any]:
         """The store's state for the health endpoint: quarantined records, a failing apply."""
@@ -338,7 +356,8 @@ class Writer:
             self._queue.put(_WAKE)
 
     def _apply(self, backlog: Backlog, seq: int) -> Outcome:
-        return apply_or_isolate(
+        started = time.perf_counter()
+        outcome = apply_or_isolate(
             self._con,
             backlog,
             catalog=self._catalog,
@@ -346,6 +365,10 @@ class Writer:
             applied_seq=seq,
             quarantine=self.quarantine,
         )
+        telemetry.FLUSH_SECONDS.observe(time.perf_counter() - started)
+        for (_schema, key), logged in outcome.applied.records.items():
+            telemetry.ROWS_APPLIED.labels(table=key).inc(sum(record.data.num_rows for _, record in logged))
+        return outcome
 
     def _collect(self, *, wait: bool) -> None:
         """Take the applier's result: merge what it applied, or put it back to retry."""
@@ -353,10 +376,11 @@ class Writer:
         if backlog is None or not self._apply_done.wait(None if wait else 0):
             return
         self._apply_done.clear()
-        self._applying = None
+        # ``_applying`` is cleared last on both paths: until then ``settled`` stays false.
         result = self._apply_result
         if isinstance(result, Outcome):
             self._applied(result)
+            self._applying = None
             try:
                 self._wal.drop_through(self._applying_seq)
             except OSError as exc:
@@ -369,6 +393,7 @@ class Writer:
         # Back in front of what was logged since, in log order; retried after a backoff.
         backlog.extend(self._pending)
         self._pending = backlog
+        self._applying = None
 
     def _applied(self, outcome: Outcome) -> None:
         """DuckDB holds ``outcome.applied``: learn its tables; report what was set aside."""
@@ -377,6 +402,7 @@ class Writer:
             schema, table = unit.describe()
             records = unit.logged()
             self.quarantined_records += len(records)
+            telemetry.QUARANTINED_RECORDS.inc(len(records))
             log.error(
                 "records the store refused were moved to the quarantine; every other write was applied",
                 extra={
@@ -397,6 +423,7 @@ class Writer:
     def _failed(self, exc: BaseException) -> None:
         """An apply failed for a reason that is not the rows' (or not only theirs): back off."""
         reason = describe_error(exc)
+        telemetry.APPLY_FAILURES.inc()
         self._failures += 1
         self._retry_at = time.monotonic() + min(_MAX_BACKOFF_SECONDS, self._flush_interval * 2 ** (self._failures - 1))
         now = time.monotonic()
@@ -920,6 +947,8 @@ class Writer:
             self._catalog.setdefault(schema, {})[low] = view
         if plan.new_tables or plan.metric_defs:
             self._publish_table_names()
+        if plan.new_tables or plan.new_columns or plan.metric_defs:
+            self.catalog_version += 1
 
     def _publish_table_names(self) -> None:
         self._table_names = {schema: frozenset(tables) for schema, tables in self._catalog.items()}
@@ -939,6 +968,7 @@ class Writer:
         for schema in set(self._registries) - set(catalog):
             del self._registries[schema]  # the database was dropped
         self._publish_table_names()
+        self.catalog_version += 1
         log.debug("catalog loaded", extra={"seconds": round(time.perf_counter() - started, 4)})
 
 

@@ -166,7 +166,7 @@ def test_documents_of_one_bulk_body_that_disagree_on_a_type(client: httpx.Client
 @pytest.mark.parametrize(
     ("params", "status", "words"),
     [
-        ({}, 400, "'table' query parameter is required"),
+        ({"log_type": "ndjson"}, 400, "'table' query parameter is required"),
         ({"table": "t", "log_type": "csv"}, 400, "unknown log_type 'csv'"),
         ({"table": "t", "db": "nosuchdb"}, 422, "CREATE DATABASE nosuchdb"),
     ],
@@ -280,3 +280,27 @@ def test_loki_errors(server: RunningServer, client: httpx.Client) -> None:
     assert r.status_code == 413
     r = httpx.post(f"{server.url}/loki/api/v1/push", content=_push_request())
     assert r.status_code == 401
+
+
+def test_a_bulk_body_without_table_goes_to_each_actions_index(client: httpx.Client, fresh_db: str) -> None:
+    body = (
+        b'{"index":{"_index":"app_logs"}}\n{"msg":"a","n":1}\n'
+        b'{"create":{"_index":"audit"}}\n{"msg":"b"}\n'
+        b'{"index":{}}\n{"msg":"c"}\n'
+    )
+    r = client.put("/api/v1/es/_bulk", params={"db": fresh_db}, content=body)
+    assert r.status_code == 200, r.text
+    statuses = [next(iter(i.values()))["status"] for i in r.json()["items"]]
+    assert statuses == [201, 201, 400]
+    assert "_index" in r.json()["items"][2]["index"]["error"]["reason"]
+    assert _sql(client, "SELECT msg, n FROM app_logs", fresh_db) == [{"msg": "a", "n": 1.0}]
+    r = client.post("/api/v1/es/audit/_bulk", params={"db": fresh_db}, content=b'{"index":{}}\n{"msg":"d"}\n')
+    assert r.json()["errors"] is False
+    assert _sql(client, "SELECT msg FROM audit ORDER BY msg", fresh_db) == [{"msg": "b"}, {"msg": "d"}]
+
+
+def test_a_method_a_route_does_not_take_is_a_405_with_its_own_code(client: httpx.Client) -> None:
+    r = client.delete("/api/v1/es/_bulk")
+    assert r.status_code == 405 and r.json()["error_code"] == "method_not_allowed"
+    r = client.get("/api/v1/no/such/route")
+    assert r.status_code == 404 and r.json()["error"]

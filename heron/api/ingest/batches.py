@@ -8,6 +8,7 @@ import time
 import pyarrow.compute as pc
 
 from heron.api.services import Services
+from heron.core import telemetry
 from heron.core.batch import Batch
 from heron.core.errors import BadRequest
 from heron.core.identifiers import name_problem, show
@@ -42,7 +43,9 @@ async def write_batches(
         samples=samples,
         metrics=metrics,
     )
-    return await asyncio.wrap_future(future)
+    result = await asyncio.wrap_future(future)
+    telemetry.INGEST_POINTS.labels(protocol=telemetry.PROTOCOL.get() or "internal").inc(result.written)
+    return result
 
 
 def checked_table(name: str, *, given_in: str) -> str:

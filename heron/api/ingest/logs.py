@@ -8,8 +8,9 @@
   check before they send (a root with an 8.x version, ``_license``, ``_xpack``, cluster health,
   nodes, index and component templates, ILM policies, aliases). Templates and policies are
   accepted and ignored: tables get their columns as documents arrive, and retention is the
-  database's TTL. Point a shipper at ``http://host:8902/api/v1/es`` with ``table`` as a
-  query parameter of its bulk requests.
+  database's TTL. Point a shipper at ``http://host:8902/api/v1/es``: without ``?table=`` a
+  bulk action's ``_index`` (or the index in ``/api/v1/es/<index>/_bulk``) names its table.
+  Bulk takes POST and PUT, as Elasticsearch does (``elasticsearch-py`` 8 sends PUT).
 * ``POST /loki/api/v1/push`` (Loki, push credentials): JSON or snappy protobuf; 204 when
   every entry was stored; like Loki, the valid entries are kept and a 400 names the first
   problem and how many entries were ignored.
@@ -66,10 +67,17 @@ def _es_json(body: Any, status: int = 200) -> Response:
 # --- the bulk route ----------------------------------------------------------------------
 
 
-@cnosdb.post(f"{_ES_BASE}/_bulk", summary="Write logs: Elasticsearch bulk, NDJSON or Loki JSON (CnosDB)")
+@cnosdb.api_route(
+    f"{_ES_BASE}/_bulk", methods=["POST", "PUT"], summary="Write logs: Elasticsearch bulk, NDJSON or Loki JSON (CnosDB)"
+)
+@cnosdb.api_route(
+    f"{_ES_BASE}/{{index}}/_bulk",
+    methods=["POST", "PUT"],
+    summary="Write logs: Elasticsearch bulk with a default index (the table of actions without _index)",
+)
 async def write_logs(
     request: Request,
-    table: str = Query("", description="table the logs are written to (required)"),
+    table: str = Query("", description="table the logs are written to (bulk: else each action's _index)"),
     log_type: str = Query("bulk", description="bulk (default), ndjson or loki"),
     time_column: str | None = Query(None, description="key holding each document's time (default time, @timestamp)"),
     tag_columns: str | None = Query(None, description="comma-separated keys stored as tags"),
@@ -78,10 +86,12 @@ async def write_logs(
     svc: Services = Depends(services),
 ) -> Response:
     started = time.perf_counter()
-    if not table:
-        raise BadRequest("the 'table' query parameter is required: name the table the logs go to, e.g. ?table=logs")
-    checked_table(table, given_in="the 'table' query parameter")
+    table = table or str(request.path_params.get("index", ""))
+    if table:
+        checked_table(table, given_in="the request")
     kind = log_type.strip().lower()
+    if not table and kind != "bulk":
+        raise BadRequest("the 'table' query parameter is required: name the table the logs go to, e.g. ?table=logs")
     if kind not in LOG_TYPES:
         raise BadRequest(f"unknown log_type '{log_type}': expected bulk, ndjson or loki")
     svc.namespaces.get(tenant, db)
