@@ -226,6 +226,10 @@ class WebSocket:
         """Send one text message (blocks until the bytes are in the socket's buffer)."""
         self._send(OP_TEXT, text.encode("utf-8"))
 
+    def send_binary(self, data: bytes) -> None:
+        """Send one binary message (the command channel's stream data)."""
+        self._send(OP_BINARY, data)
+
     def ping(self, payload: bytes = b"") -> None:
         """Send a ping; the pong (or any other frame) shows the connection is alive."""
         self._send(OP_PING, payload)

@@ -112,6 +112,8 @@ class ApiToken(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    #: Comma-separated scopes (heron.auth.scopes); NULL: the owner's full rights (tokens made before scopes).
+    scopes: Mapped[str | None] = mapped_column(String(2048), nullable=True)
 
 
 class ApiKey(Base):
@@ -198,3 +200,7 @@ class ServerGroupMember(Base):
 
     group_id: Mapped[int] = mapped_column(ForeignKey("server_groups.id", ondelete="CASCADE"), primary_key=True)
     server_id: Mapped[int] = mapped_column(ForeignKey("servers.id", ondelete="CASCADE"), primary_key=True, index=True)
+
+
+# The remote-operations tables share this base; importing them here registers them with it.
+from heron.meta import ops_models as _ops_models  # noqa: E402,F401
