@@ -131,6 +131,24 @@ class Settings:
     cookie_secure: bool = field(
         default=False, metadata=_help("mark the session cookie Secure on plain HTTP too (behind a TLS proxy)")
     )
+    # -- remote operations (cron, terminal, files, NAT, DDNS, MCP) --------------------------------
+    ops_command_timeout_seconds: float = field(
+        default=3600.0, metadata=_help("longest a cron or MCP command runs on an agent before it is killed")
+    )
+    ops_terminal_idle_seconds: float = field(
+        default=900.0, metadata=_help("a web terminal or file session with no traffic for this long is closed")
+    )
+    ops_session_attach_seconds: float = field(
+        default=60.0, metadata=_help("how long a terminal or file session waits for its WebSocket after it is created")
+    )
+    ops_reserved_hosts: str = field(
+        default="",
+        metadata=_help("Heron's public host names, comma-separated: never accepted as NAT domains (besides its own)"),
+    )
+    ops_ddns_private_targets: bool = field(
+        default=False,
+        metadata=_help("let DDNS webhooks and RFC 2136 servers be loopback or private addresses (a LAN DNS server)"),
+    )
 
     def public_items(self) -> list[tuple[str, str, str]]:
         """(key, value, help) for display, secrets masked."""
@@ -206,6 +224,9 @@ def _validate(settings: Settings) -> Settings:
         "auth_failure_window_seconds",
         "auth_ban_seconds",
     ):
+        if getattr(settings, name) <= 0:
+            raise ConfigError(f"invalid value for '{name}': {getattr(settings, name)}; it must be positive")
+    for name in ("ops_command_timeout_seconds", "ops_terminal_idle_seconds", "ops_session_attach_seconds"):
         if getattr(settings, name) <= 0:
             raise ConfigError(f"invalid value for '{name}': {getattr(settings, name)}; it must be positive")
     if settings.query_timeout_seconds <= 0:

@@ -25,6 +25,8 @@ from collections.abc import Iterable
 PREFIX = "nezha:"
 ALL = "nezha:*"
 ADMIN = "nezha:admin:*"
+#: What every push and write route needs.
+TSDB_WRITE = "nezha:tsdb:write"
 
 RESOURCES = (
     "inventory",
@@ -178,3 +180,12 @@ def refuses_scoped_tokens(method: str, path: str) -> bool:
         if pattern.search(path):
             return rules.get(method.upper(), rules.get("*")) == NO_SCOPED_TOKENS
     return False
+
+
+def missing_scopes(owned: Iterable[str] | None, method: str, path: str, *, needed: tuple[str, ...] | None = None) -> list[str]:
+    """What a principal with scopes ``owned`` lacks for ``method path`` (nothing when ``owned`` is None)."""
+    if owned is None:
+        return []
+    have = tuple(owned)
+    wanted = needed if needed is not None else (required_scopes(method, path) or (ADMIN,))
+    return [w for w in wanted if not covers(have, w)]
