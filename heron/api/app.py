@@ -24,6 +24,16 @@ from heron.api.ingest import logs, push_n9e, push_prom, traces, write
 from heron.api.ingest.batches import write_batches
 from heron.api.inventory import agent_ws, server_groups, server_metrics, server_ws, servers
 from heron.api.inventory.server_list import ServerListing
+from heron.api.ops import audit as ops_audit
+from heron.api.ops import cron as ops_cron
+from heron.api.ops import ddns as ops_ddns
+from heron.api.ops import files as ops_files
+from heron.api.ops import maintenance as ops_maintenance
+from heron.api.ops import nat as ops_nat
+from heron.api.ops import server_config as ops_server_config
+from heron.api.ops import terminal as ops_terminal
+from heron.api.ops.nat_ingress import NatIngress
+from heron.api.ops.state import build_ops
 from heron.api.query import sql
 from heron.api.services import Services
 from heron.auth.principal import Authenticator
@@ -96,6 +106,7 @@ async def _write_live_history(svc: Services) -> None:
 def create_app(svc: Services) -> FastAPI:
     """The application over already-opened services (the caller closes them)."""
     listing = ServerListing(svc, item_of=partial(servers.v1_server, show_note=True))
+    ops = build_ops(svc)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -105,11 +116,13 @@ def create_app(svc: Services) -> FastAPI:
             asyncio.create_task(_live_loop(svc)),
             asyncio.create_task(listing.keep_fresh()),
         ]
+        await ops.start()  # remote operations: the cron scheduler, audit and run writes
         try:
             yield
         finally:
             for task in tasks:
                 task.cancel()
+            await ops.stop()
             await _write_live_history(svc)
             # Closing here, not after uvicorn returns: on SIGTERM uvicorn re-raises the
             # signal once the lifespan has ended, so code after server.run() never runs.
@@ -126,6 +139,7 @@ def create_app(svc: Services) -> FastAPI:
     app.state.services = svc
     app.state.server_listing = listing
     app.state.auth = _authenticator(svc)
+    app.state.ops = ops
     install_error_handlers(app)
     docs.install_openapi(app)
     ingest = (
@@ -178,6 +192,20 @@ def create_app(svc: Services) -> FastAPI:
         docs.router,
     ):
         app.include_router(router)
+    # -- remote operations: cron, terminal, files, NAT, DDNS, agent config, maintenance, audit --
+    for router in (
+        ops_cron.router,
+        ops_terminal.router,
+        ops_terminal.sockets,
+        ops_files.router,
+        ops_files.sockets,
+        ops_nat.router,
+        ops_ddns.router,
+        ops_server_config.router,
+        ops_maintenance.router,
+        ops_audit.router,
+    ):
+        app.include_router(router)
     writes = [
         r.path_regex
         for router in ingest
@@ -188,6 +216,7 @@ def create_app(svc: Services) -> FastAPI:
     app.add_middleware(
         WriteAdmission, budget=budget, wait_seconds=svc.settings.write_admission_wait_seconds, paths=writes
     )
+    app.add_middleware(NatIngress, state=ops)  # outermost: a NAT domain's requests never reach the API
     return app
 
 

@@ -22,6 +22,7 @@ import orjson
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from starlette.concurrency import run_in_threadpool
 
+from heron.api.ops.agent_hook import agent_connected, agent_disconnected
 from heron.api.services import Services
 from heron.auth.principal import Authenticator, Presented
 from heron.auth.tokens import hash_secret
@@ -29,6 +30,7 @@ from heron.auth.users import Principal
 from heron.core.errors import HeronError
 from heron.inventory.live import clean_host, clean_status
 from heron.inventory.registry import SERVER_SECRET_PREFIX
+from heron.ops.channel import AgentLink
 
 log = logging.getLogger(__name__)
 
@@ -57,15 +59,24 @@ def _message(text: str, expected: str) -> dict[str, Any]:
     return msg
 
 
-async def _receive_text(websocket: WebSocket) -> str:
-    """The next text frame; binary frames are a protocol error, not a crash (``receive_text`` would raise KeyError)."""
+async def _receive(websocket: WebSocket) -> str | bytes:
+    """The next frame's text, or bytes for a binary frame (``receive_text`` would raise KeyError on those)."""
     message = await websocket.receive()
     if message["type"] == "websocket.disconnect":
         raise WebSocketDisconnect(message.get("code", 1000))
     text = message.get("text")
-    if not isinstance(text, str):
+    if isinstance(text, str):
+        return text
+    data = message.get("bytes")
+    return data if isinstance(data, bytes) else b""
+
+
+async def _receive_text(websocket: WebSocket) -> str:
+    """The next text frame; a binary frame is a protocol error, not a crash."""
+    message = await _receive(websocket)
+    if not isinstance(message, str):
         raise BadMessage("messages must be JSON in text frames")
-    return text
+    return message
 
 
 def _server_secret_hash(websocket: WebSocket) -> str | None:
@@ -113,6 +124,7 @@ async def agent_socket(websocket: WebSocket) -> None:
             return
     await websocket.accept()
     server_id: int | None = None
+    link: AgentLink | None = None
     try:
         hello = _message(await asyncio.wait_for(_receive_text(websocket), HELLO_TIMEOUT_SECONDS), "host")
         agent_id = str(hello.get("agent_id") or "").strip()[:MAX_AGENT_ID_CHARS]
@@ -140,8 +152,15 @@ async def agent_socket(websocket: WebSocket) -> None:
         await websocket.send_text(orjson.dumps({"type": "welcome", "server_id": info.id, "name": info.name}).decode())
         who = principal.username if principal is not None else "server secret"
         log.info("agent connected", extra={"server_id": info.id, "server": info.name, "user": who})
+        # Remote operations: the agent's command channel takes its own messages first.
+        link = agent_connected(websocket, info.id, hello, host)
         while True:
-            msg = _message(await _receive_text(websocket), "status")
+            message = await _receive(websocket)
+            if link is not None and link.feed(message):
+                continue
+            if not isinstance(message, str):
+                raise BadMessage("messages must be JSON in text frames")
+            msg = _message(message, "status")
             received = time.time()
             sent = msg.get("ts")
             sent_at = float(sent) if isinstance(sent, int | float) and not isinstance(sent, bool) else received
@@ -162,6 +181,7 @@ async def agent_socket(websocket: WebSocket) -> None:
     except HeronError as exc:
         await websocket.close(code=CLOSE_POLICY, reason=exc.message[:120])
     finally:
+        agent_disconnected(websocket, link)
         if server_id is not None:
             svc.live.disconnected(server_id)
             log.info("agent disconnected", extra={"server_id": server_id})
