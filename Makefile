@@ -23,7 +23,7 @@ lint: $(STAMP)
 	$(VENV)/bin/mypy
 
 test-deps:
-	sh bench/install-peers.sh curl prometheus
+	sh bench/install-peers.sh curl prometheus bind9 dnsutils
 
 test: lint test-deps
 	$(PY) -m pytest -q

@@ -11,7 +11,7 @@
 set -eu
 
 PACKAGES="${*:-influxdb victoria-metrics wrk prometheus prometheus-node-exporter}"
-DAEMONS="/usr/bin/influxd /usr/bin/victoria-metrics /usr/bin/prometheus /usr/bin/prometheus-node-exporter"
+DAEMONS="/usr/bin/influxd /usr/bin/victoria-metrics /usr/bin/prometheus /usr/bin/prometheus-node-exporter /usr/sbin/named"
 
 missing=""
 for pkg in $PACKAGES; do
