@@ -29,6 +29,7 @@ from heron.api.ops import cron as ops_cron
 from heron.api.ops import ddns as ops_ddns
 from heron.api.ops import files as ops_files
 from heron.api.ops import maintenance as ops_maintenance
+from heron.api.ops import mcp as ops_mcp
 from heron.api.ops import nat as ops_nat
 from heron.api.ops import server_config as ops_server_config
 from heron.api.ops import terminal as ops_terminal
@@ -107,6 +108,7 @@ def create_app(svc: Services) -> FastAPI:
     """The application over already-opened services (the caller closes them)."""
     listing = ServerListing(svc, item_of=partial(servers.v1_server, show_note=True))
     ops = build_ops(svc)
+    mcp = ops_mcp.McpEndpoint(svc, ops)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -118,7 +120,8 @@ def create_app(svc: Services) -> FastAPI:
         ]
         await ops.start()  # remote operations: the cron scheduler, audit and run writes
         try:
-            yield
+            async with mcp.running():
+                yield
         finally:
             for task in tasks:
                 task.cancel()
@@ -140,6 +143,7 @@ def create_app(svc: Services) -> FastAPI:
     app.state.server_listing = listing
     app.state.auth = _authenticator(svc)
     app.state.ops = ops
+    app.state.mcp = mcp
     install_error_handlers(app)
     docs.install_openapi(app)
     ingest = (
@@ -204,6 +208,7 @@ def create_app(svc: Services) -> FastAPI:
         ops_server_config.router,
         ops_maintenance.router,
         ops_audit.router,
+        ops_mcp.router,
     ):
         app.include_router(router)
     writes = [
