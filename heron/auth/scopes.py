@@ -131,8 +131,13 @@ _RULES: list[tuple[re.Pattern[str], dict[str, tuple[str, ...]]]] = [
         # services, alerts, notifications (their routes follow the same naming)
         (r"^/api/v1/batch-delete/(service|alert-rule|notification|notification-group)$", {}),
         (r"^/api/v1/(service|alert-rule|notification|notification-group)(/|$)", {}),
-        # time series
+        # time series: SQL reads; every write and push route (and the metadata shippers read first) writes
         (r"^/api/v1/sql$", {"*": (_s("tsdb", "read"),)}),
+        (
+            r"^/(api/v1/(es|opentsdb|prom|traces|write)|api/v2/write|write$|datadog/|v1/|loki/|opentsdb/|openfalcon/"
+            r"|prometheus/|api/put$)",
+            {"*": (_s("tsdb", "write"),)},
+        ),
         # the MCP endpoint: open to any token; each tool checks its own scope
         (r"^/mcp$", {"*": ()}),
     ]
