@@ -202,7 +202,8 @@ class CommandChannel:
             return True
         kind, op_id = msg.get("type"), msg["id"]
         if kind == "op.open":
-            self._open(op_id, str(msg.get("kind", "")), msg.get("args") if isinstance(msg.get("args"), dict) else {})
+            args = msg.get("args")
+            self._open(op_id, str(msg.get("kind", "")), args if isinstance(args, dict) else {})
             return True
         stream = self._get(op_id)
         if stream is None:

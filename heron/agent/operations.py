@@ -10,6 +10,7 @@ bytes) to the log: the log names the operation and its outcome only.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import select
 import threading
@@ -126,10 +127,8 @@ def run_command(stream: Stream, options: AgentOptions) -> dict[str, Any]:
 
 
 def _kill_group(pid: int, sig: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def _number(value: Any, default: float, low: float, high: float) -> float:
@@ -173,9 +172,10 @@ def run_terminal(stream: Stream, options: AgentOptions) -> dict[str, Any]:
 
     def resize(msg: dict[str, Any]) -> None:
         cols, rows = msg.get("cols"), msg.get("rows")
-        if isinstance(cols, int) and isinstance(rows, int):
-            if COLS_RANGE[0] <= cols <= COLS_RANGE[1] and ROWS_RANGE[0] <= rows <= ROWS_RANGE[1]:
-                fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+        if not isinstance(cols, int) or not isinstance(rows, int):
+            return
+        if COLS_RANGE[0] <= cols <= COLS_RANGE[1] and ROWS_RANGE[0] <= rows <= ROWS_RANGE[1]:
+            fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
 
     if isinstance(stream.args.get("cols"), int):
         resize(stream.args)
@@ -263,7 +263,7 @@ def list_directory(stream: Stream, options: AgentOptions) -> dict[str, Any]:
         raise OpError("bad_request", f"path {path} is not a directory") from None
     except PermissionError:
         raise OpError("forbidden", f"the agent may not read {path}") from None
-    entries = []
+    entries: list[dict[str, Any]] = []
     truncated = False
     with scanned:
         for entry in scanned:

@@ -129,7 +129,9 @@ class AgentOptions:
         """Apply a change from the server: interval, collectors, and a narrower ``allow`` only."""
         unknown = sorted(set(changes) - {"allow", "interval", "disabled_collectors"})
         if unknown:
-            raise HeronError(f"the server may not change {unknown[0]!r}; it may change allow, interval, disabled_collectors")
+            raise HeronError(
+                f"the server may not change {unknown[0]!r}; it may change allow, interval, disabled_collectors"
+            )
         with self._lock:
             allow = self.allow
             if "allow" in changes:

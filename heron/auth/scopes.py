@@ -96,52 +96,50 @@ def _s(resource: str, verb: str) -> str:
 
 # (path template pattern, {method: scopes needed, all of them}); the first match decides.
 # "*" as a method is every method not named. An empty tuple: scoped tokens are refused.
-_RULES: list[tuple[re.Pattern[str], dict[str, tuple[str, ...]]]] = [
-    (re.compile(p), rules)
-    for p, rules in [
-        # credentials and the caller's own account: never with a scoped token
-        (r"^/api/v1/(token|apikey|profile|logout|refresh-token)(/|$)", {"*": NO_SCOPED_TOKENS}),
-        (r"^/api/n9e/self/", {"*": NO_SCOPED_TOKENS}),
-        (r"^/profile/", {"*": NO_SCOPED_TOKENS}),
-        # administration
-        (r"^/api/v1/(user|batch-delete/user|waf|batch-delete/waf|online-user|maintenance|audit)(/|$)", {"*": (ADMIN,)}),
-        (r"^/api/v1/setting$", {"GET": (), "*": (ADMIN,)}),
-        (r"^/(users|admin)/", {"*": (ADMIN,)}),
-        # remote operations on a server
-        (r"^/api/v1/(terminal|ws/terminal)(/|$)", {"*": (_s("server", "exec"),)}),
-        (
-            r"^/api/v1/(file|ws/file)(/|$)",
-            {"*": (_s("server", "read"), _s("server", "write"), _s("server", "delete"))},
-        ),
-        (r"^/api/v1/server/\{[a-z_]+\}/file$", {"GET": (_s("server", "read"),), "*": (_s("server", "write"),)}),
-        (r"^/api/v1/server/config", {"GET": (_s("server", "read"),), "*": (_s("server", "write"),)}),
-        (r"^/api/v1/force-update/server$", {"*": (_s("server", "write"),)}),
-        # the inventory and its servers
-        (r"^/api/v1/batch-delete/server(-group)?$", {"*": (_s("inventory", "delete"),)}),
-        (r"^/api/v1/batch-move/server$", {"*": (_s("server", "write"),)}),
-        (r"^/api/v1/server/\{[a-z_]+\}/metrics$", {"*": (_s("server", "read"),)}),
-        (r"^/api/v1/server(-group)?(/|$)", {"GET": (_s("inventory", "read"),), "*": (_s("server", "write"),)}),
-        (r"^/api/v1/ws/server$", {"*": (_s("inventory", "read"),)}),
-        (r"^/api/n9e/targets", {"GET": (_s("inventory", "read"),), "*": (_s("server", "write"),)}),
-        (r"^/hosts/", {"GET": (_s("inventory", "read"),), "*": (_s("server", "write"),)}),
-        # cron, DDNS, NAT
-        (r"^/api/v1/cron/\{[a-z_]+\}/manual$", {"*": (_s("cron", "exec"),)}),
-        (r"^/api/v1/batch-delete/(cron|ddns|nat)$", {}),
-        (r"^/api/v1/(cron|ddns|nat)(/|$)", {}),
-        # services, alerts, notifications (their routes follow the same naming)
-        (r"^/api/v1/batch-delete/(service|alert-rule|notification|notification-group)$", {}),
-        (r"^/api/v1/(service|alert-rule|notification|notification-group)(/|$)", {}),
-        # time series: SQL reads; every write and push route (and the metadata shippers read first) writes
-        (r"^/api/v1/sql$", {"*": (_s("tsdb", "read"),)}),
-        (
-            r"^/(api/v1/(es|opentsdb|prom|traces|write)|api/v2/write|write$|datadog/|v1/|loki/|opentsdb/|openfalcon/"
-            r"|prometheus/|api/put$)",
-            {"*": (_s("tsdb", "write"),)},
-        ),
-        # the MCP endpoint: open to any token; each tool checks its own scope
-        (r"^/mcp$", {"*": ()}),
-    ]
+_RULE_TABLE: list[tuple[str, dict[str, tuple[str, ...]]]] = [
+    # credentials and the caller's own account: never with a scoped token
+    (r"^/api/v1/(token|apikey|profile|logout|refresh-token)(/|$)", {"*": NO_SCOPED_TOKENS}),
+    (r"^/api/n9e/self/", {"*": NO_SCOPED_TOKENS}),
+    (r"^/profile/", {"*": NO_SCOPED_TOKENS}),
+    # administration
+    (r"^/api/v1/(user|batch-delete/user|waf|batch-delete/waf|online-user|maintenance|audit)(/|$)", {"*": (ADMIN,)}),
+    (r"^/api/v1/setting$", {"GET": (), "*": (ADMIN,)}),
+    (r"^/(users|admin)/", {"*": (ADMIN,)}),
+    # remote operations on a server
+    (r"^/api/v1/(terminal|ws/terminal)(/|$)", {"*": (_s("server", "exec"),)}),
+    (
+        r"^/api/v1/(file|ws/file)(/|$)",
+        {"*": (_s("server", "read"), _s("server", "write"), _s("server", "delete"))},
+    ),
+    (r"^/api/v1/server/\{[a-z_]+\}/file$", {"GET": (_s("server", "read"),), "*": (_s("server", "write"),)}),
+    (r"^/api/v1/server/config", {"GET": (_s("server", "read"),), "*": (_s("server", "write"),)}),
+    (r"^/api/v1/force-update/server$", {"*": (_s("server", "write"),)}),
+    # the inventory and its servers
+    (r"^/api/v1/batch-delete/server(-group)?$", {"*": (_s("inventory", "delete"),)}),
+    (r"^/api/v1/batch-move/server$", {"*": (_s("server", "write"),)}),
+    (r"^/api/v1/server/\{[a-z_]+\}/metrics$", {"*": (_s("server", "read"),)}),
+    (r"^/api/v1/server(-group)?(/|$)", {"GET": (_s("inventory", "read"),), "*": (_s("server", "write"),)}),
+    (r"^/api/v1/ws/server$", {"*": (_s("inventory", "read"),)}),
+    (r"^/api/n9e/targets", {"GET": (_s("inventory", "read"),), "*": (_s("server", "write"),)}),
+    (r"^/hosts/", {"GET": (_s("inventory", "read"),), "*": (_s("server", "write"),)}),
+    # cron, DDNS, NAT
+    (r"^/api/v1/cron/\{[a-z_]+\}/manual$", {"*": (_s("cron", "exec"),)}),
+    (r"^/api/v1/batch-delete/(cron|ddns|nat)$", {}),
+    (r"^/api/v1/(cron|ddns|nat)(/|$)", {}),
+    # services, alerts, notifications (their routes follow the same naming)
+    (r"^/api/v1/batch-delete/(service|alert-rule|notification|notification-group)$", {}),
+    (r"^/api/v1/(service|alert-rule|notification|notification-group)(/|$)", {}),
+    # time series: SQL reads; every write and push route (and the metadata shippers read first) writes
+    (r"^/api/v1/sql$", {"*": (_s("tsdb", "read"),)}),
+    (
+        r"^/(api/v1/(es|opentsdb|prom|traces|write)|api/v2/write|write$|datadog/|v1/|loki/|opentsdb/|openfalcon/"
+        r"|prometheus/|api/put$)",
+        {"*": (_s("tsdb", "write"),)},
+    ),
+    # the MCP endpoint: open to any token; each tool checks its own scope
+    (r"^/mcp$", {"*": ()}),
 ]
+_RULES = [(re.compile(p), rules) for p, rules in _RULE_TABLE]
 
 _FAMILY_OF = {
     "cron": "cron",
@@ -189,7 +187,9 @@ def refuses_scoped_tokens(method: str, path: str) -> bool:
     return False
 
 
-def missing_scopes(owned: Iterable[str] | None, method: str, path: str, *, needed: tuple[str, ...] | None = None) -> list[str]:
+def missing_scopes(
+    owned: Iterable[str] | None, method: str, path: str, *, needed: tuple[str, ...] | None = None
+) -> list[str]:
     """What a principal with scopes ``owned`` lacks for ``method path`` (nothing when ``owned`` is None)."""
     if owned is None:
         return []

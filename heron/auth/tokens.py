@@ -117,7 +117,9 @@ class TokenStore:
             if scopes is not None:
                 wanted = list(dict.fromkeys(scopes))
                 if not wanted or len(wanted) > MAX_SCOPES:
-                    raise BadRequest(f"scopes: give 1 to {MAX_SCOPES} scopes, or leave scopes out for an unrestricted token")
+                    raise BadRequest(
+                        f"scopes: give 1 to {MAX_SCOPES} scopes, or leave scopes out for an unrestricted token"
+                    )
                 bad = invalid_scopes(wanted, is_admin=user.role == "admin")
                 if bad:
                     raise BadRequest(

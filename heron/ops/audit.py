@@ -114,8 +114,10 @@ class AuditLog:
     @staticmethod
     def _where(q: Select[Any], f: AuditFilter) -> Select[Any]:
         if f.action:
-            q = q.where(AuditRecord.action.startswith(f.action)) if f.action.endswith(".") else q.where(
-                AuditRecord.action == f.action
+            q = (
+                q.where(AuditRecord.action.startswith(f.action))
+                if f.action.endswith(".")
+                else q.where(AuditRecord.action == f.action)
             )
         if f.user_id is not None:
             q = q.where(AuditRecord.user_id == f.user_id)
@@ -129,7 +131,7 @@ class AuditLog:
             q = q.where(AuditRecord.at < f.until)
         return q
 
-    def list(self, f: AuditFilter, *, offset: int, limit: int) -> list[dict[str, Any]]:
+    def listing(self, f: AuditFilter, *, offset: int, limit: int) -> list[dict[str, Any]]:
         """Records matching ``f``, newest first (queued records are written first)."""
         self.flush()
         with self.meta.session() as s:

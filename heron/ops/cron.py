@@ -19,6 +19,8 @@ failed run, which is where a notification group's delivery is hooked in.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
 import logging
 import threading
 import time
@@ -33,7 +35,7 @@ from sqlalchemy import func, insert, select, update
 
 from heron.auth.permissions import Action, Resource, require
 from heron.auth.users import Principal, aware
-from heron.core.errors import BadRequest, NotFound
+from heron.core.errors import BadRequest, HeronError, NotFound
 from heron.meta.db import MetaStore
 from heron.meta.ops_models import CronRun, CronTask
 from heron.ops.audit import SYSTEM, Actor
@@ -96,7 +98,9 @@ def check_form(form: CronForm) -> None:
     if form.task_type not in (SCHEDULED, TRIGGERED):
         raise BadRequest(f"task_type: expected 0 (scheduled) or 1 (triggered by an alert rule), got {form.task_type}")
     if form.cover not in (COVER_ONLY, COVER_ALL_EXCEPT, COVER_ALERT):
-        raise BadRequest(f"cover: expected 0 (listed servers), 1 (all but the listed) or 2 (the alerting one), got {form.cover}")
+        raise BadRequest(
+            f"cover: expected 0 (listed servers), 1 (all but the listed) or 2 (the alerting one), got {form.cover}"
+        )
     if form.task_type == SCHEDULED and form.cover == COVER_ALERT:
         raise BadRequest("cover: a scheduled task cannot be run by the server of an alert (cover 2 needs task_type 1)")
     if not form.command.strip():
@@ -165,6 +169,7 @@ class CronService:
     _pending: list[RunResult] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _changed: asyncio.Event | None = None
+    _firing: set[asyncio.Task[None]] = field(default_factory=set)
 
     # -- the store ----------------------------------------------------------------------------
 
@@ -200,7 +205,7 @@ class CronService:
         with self.meta.session() as s:
             return _task_out(self._owned(s, principal, task_id, Action.READ))
 
-    def list(self, principal: Principal, *, offset: int, limit: int) -> list[dict[str, Any]]:
+    def listing(self, principal: Principal, *, offset: int, limit: int) -> list[dict[str, Any]]:
         with self.meta.session() as s:
             q = select(CronTask).order_by(CronTask.id).offset(offset).limit(limit)
             if not principal.is_admin:
@@ -230,6 +235,7 @@ class CronService:
         if task is None:
             raise NotFound(f"cron task {task_id} does not exist")
         require(principal, action, Resource("server", owner_id=task.owner_id))
+        assert isinstance(task, CronTask)
         return task
 
     def _check_servers(self, principal: Principal, ids: list[int]) -> None:
@@ -248,7 +254,7 @@ class CronService:
             task = s.get(CronTask, task_id)
             if task is None:
                 return None
-            owner_admin = bool(task.owner_id) and _is_admin(s, task.owner_id)
+            owner_admin = task.owner_id is not None and _is_admin(s, task.owner_id)
             return _task_out(task), owner_admin
 
     def _targets(self, task: dict[str, Any], owner_admin: bool, trigger_server: int | None) -> list[Any]:
@@ -302,8 +308,8 @@ class CronService:
                 status, error = "missed", "the agent's connection ended during the run"
             except OpFailed as exc:
                 status, error = ("refused" if exc.status == 403 else "error"), exc.message
-            except Exception as exc:  # refusal by the agent itself and anything unforeseen: recorded, not lost
-                status, error = "error", getattr(exc, "message", str(exc))
+            except HeronError as exc:  # the agent's own refusal and the like: recorded, not lost
+                status, error = ("refused" if exc.status == 403 else "error"), exc.message
             else:
                 code = result.get("exit_code") if isinstance(result.get("exit_code"), int) else None
                 raw = str(result.get("output", ""))
@@ -358,10 +364,7 @@ class CronService:
             runs, self._pending = self._pending, []
         if not runs:
             return 0
-        rows = [
-            {k: getattr(r, k) for k in RunResult.__slots__}  # type: ignore[attr-defined]
-            for r in runs
-        ]
+        rows = [dataclasses.asdict(r) for r in runs]
         last: dict[int, RunResult] = {}
         for r in runs:
             if r.cron_id not in last or r.finished_at >= last[r.cron_id].finished_at:
@@ -398,14 +401,14 @@ class CronService:
                 task_id, when = min(due.items(), key=lambda kv: kv[1])
                 delay = (when - datetime.now().astimezone()).total_seconds()
                 if delay > 0:
-                    try:
+                    with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._changed.wait(), delay)
-                    except TimeoutError:
-                        pass
                     if self._changed.is_set():
                         break
                     continue
-                asyncio.create_task(self._fire(task_id))
+                fired = asyncio.create_task(self._fire(task_id))
+                self._firing.add(fired)
+                fired.add_done_callback(self._firing.discard)
                 expression = dict(tasks)[task_id]
                 due[task_id] = next_fire(expression, when)
             else:

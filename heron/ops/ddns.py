@@ -103,7 +103,7 @@ def check_form(form: DdnsForm, *, allow_private_targets: bool) -> None:
             try:
                 providers.json_object(text)
             except ValueError:
-                raise BadRequest(f"{name}: expected a JSON object such as {{\"key\": \"value\"}}") from None
+                raise BadRequest(f'{name}: expected a JSON object such as {{"key": "value"}}') from None
     elif form.provider == "rfc2136":
         if not form.dns_server.strip():
             raise BadRequest("dns_server: RFC 2136 needs the DNS server's address (host:port)")
@@ -209,7 +209,7 @@ class DdnsService:
                 s.delete(profile)
             return [p.id for p in found]
 
-    def list(self, principal: Principal, *, offset: int, limit: int) -> list[dict[str, Any]]:
+    def listing(self, principal: Principal, *, offset: int, limit: int) -> list[dict[str, Any]]:
         with self.meta.session() as s:
             q = select(DdnsProfile).order_by(DdnsProfile.id).offset(offset).limit(limit)
             if not principal.is_admin:
@@ -229,6 +229,7 @@ class DdnsService:
         if profile is None:
             raise NotFound(f"DDNS profile {profile_id} does not exist")
         require(principal, action, Resource("server", owner_id=profile.owner_id))
+        assert isinstance(profile, DdnsProfile)
         return profile
 
     # -- servers ------------------------------------------------------------------------------
@@ -278,7 +279,10 @@ class DdnsService:
             ok = True
             for profile, domains in plan:
                 for domain in domains:
-                    for record, ip in (("A", ipv4 if profile["enable_ipv4"] else ""), ("AAAA", ipv6 if profile["enable_ipv6"] else "")):
+                    for record, ip in (
+                        ("A", ipv4 if profile["enable_ipv4"] else ""),
+                        ("AAAA", ipv6 if profile["enable_ipv6"] else ""),
+                    ):
                         if ip:
                             ok &= await self._set_with_retries(server_id, profile, domain, record, ip)
             if ok:
@@ -313,7 +317,9 @@ class DdnsService:
             if link is not None:
                 link.last_ipv4, link.last_ipv6 = ipv4, ipv6
 
-    async def _set_with_retries(self, server_id: int, profile: dict[str, Any], domain: str, record: str, ip: str) -> bool:
+    async def _set_with_retries(
+        self, server_id: int, profile: dict[str, Any], domain: str, record: str, ip: str
+    ) -> bool:
         error = ""
         for attempt in range(1, int(profile["max_retries"]) + 1):
             try:

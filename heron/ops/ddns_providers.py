@@ -30,7 +30,10 @@ class DdnsFailed(Exception):
 
 
 def fill(template: str, *, profile: dict[str, Any], domain: str, record: str, ip: str) -> str:
-    """Nezha's webhook placeholders: ``#ip#``, ``#domain#``, ``#type#``, ``#record#``, ``#access_id#``, ``#access_secret#``."""
+    """Nezha's webhook placeholders in ``template``.
+
+    ``#ip#``, ``#domain#``, ``#type#`` (ipv4 or ipv6), ``#record#`` (A or AAAA), ``#access_id#``, ``#access_secret#``.
+    """
     values = {
         "#ip#": ip,
         "#domain#": domain,
@@ -47,7 +50,7 @@ def fill(template: str, *, profile: dict[str, Any], domain: str, record: str, ip
 
 def webhook_request(profile: dict[str, Any], *, domain: str, record: str, ip: str) -> httpx.Request:
     """The request Nezha's webhook provider sends, built from the profile's URL, method, body and headers."""
-    kw = {"profile": profile, "domain": domain, "record": record, "ip": ip}
+    kw: dict[str, Any] = {"profile": profile, "domain": domain, "record": record, "ip": ip}
     parts = urlsplit(profile["webhook_url"].replace("#", "%23"))
     query = [(k, fill(v.replace("%23", "#"), **kw)) for k, v in parse_qsl(parts.query, keep_blank_values=True)]
     url = urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query), ""))

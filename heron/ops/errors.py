@@ -1,12 +1,12 @@
 """Errors of remote operations, in Heron's tree (:mod:`heron.core.errors`)::
 
-    HeronError
-     ├── Forbidden              403
-     │    ├── AgentRefused      403  the agent's owner has not allowed this capability
-     │    └── PathOutside       403  a path outside the directories the agent serves
-     ├── ServerOffline          409  the server's agent is not connected
-     │    └── AgentGone         409  the connection ended during the operation
-     └── OpFailed               502  the agent tried and failed (status 504 for a time limit)
+HeronError
+ ├── Forbidden              403
+ │    ├── AgentRefused      403  the agent's owner has not allowed this capability
+ │    └── PathOutside       403  a path outside the directories the agent serves
+ ├── ServerOffline          409  the server's agent is not connected
+ │    └── AgentGone         409  the connection ended during the operation
+ └── OpFailed               502  the agent tried and failed (status 504 for a time limit)
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""NAT profiles (Nezha's): an HTTP request whose Host is a profile's ``domain`` goes to ``host`` on the server's network.
+"""NAT profiles (Nezha's): requests whose Host is a profile's ``domain`` go to ``host`` on the server's network.
 
 The table of domains is kept in memory (:meth:`NatDirectory.route_for` is on every request's
 path) and rebuilt on each change. A domain must be a plain host name (no scheme, port or
@@ -162,7 +162,7 @@ class NatDirectory:
         self.reload()
         return [r.id for r in routes]
 
-    def list(self, principal: Principal, *, offset: int, limit: int) -> list[dict[str, Any]]:
+    def listing(self, principal: Principal, *, offset: int, limit: int) -> list[dict[str, Any]]:
         with self.meta.session() as s:
             q = select(NatRoute).order_by(NatRoute.id).offset(offset).limit(limit)
             if not principal.is_admin:
@@ -195,4 +195,5 @@ class NatDirectory:
         if route is None:
             raise NotFound(f"NAT profile {route_id} does not exist")
         require(principal, action, Resource("server", owner_id=route.owner_id))
+        assert isinstance(route, NatRoute)
         return route

@@ -33,7 +33,9 @@ class Operations:
         if not allowed(principal, Action.UPDATE, Resource("server", owner_id=info.owner_id)):
             if not allowed(principal, Action.READ, Resource("server", owner_id=info.owner_id)):
                 raise NotFound(f"{field}: server {server_id} does not exist")
-            raise Forbidden(f"{field}: server {server_id} belongs to another user; only its owner or an admin may operate it")
+            raise Forbidden(
+                f"{field}: server {server_id} belongs to another user; only its owner or an admin may operate it"
+            )
         return info
 
     def link_for(self, info: ServerInfo, capability: str | None) -> AgentLink:

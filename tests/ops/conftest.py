@@ -49,7 +49,9 @@ def start_agent(url: str, token: str, name: str, *extra: str) -> subprocess.Pope
     env = {k: v for k, v in os.environ.items() if not k.startswith("HERON_")}
     command = [sys.executable, "-m", "heron", "agent", "--server", url, "--token", token]
     command += ["--interval", "1", "--agent-id", f"ops-test-{name}", "--name", name, *extra]
-    return subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    return subprocess.Popen(
+        command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env
+    )
 
 
 def server_id_of(client: httpx.Client, name: str) -> int | None:
@@ -67,7 +69,11 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
     try:
         r = httpx.post(f"{srv.url}/api/v1/token", json={"note": "ops"}, auth=srv.auth, timeout=30)
         token = r.json()["data"]["token"]
-        agents.append(start_agent(srv.url, token, "allowed", "--allow", "exec,terminal", "--allow", "files,nat", "--files-root", str(root)))
+        agents.append(
+            start_agent(
+                srv.url, token, "allowed", "--allow", "exec,terminal", "--allow", "files,nat", "--files-root", str(root)
+            )
+        )
         agents.append(start_agent(srv.url, token, "plain"))
         with httpx.Client(base_url=srv.url, headers={"Authorization": f"Bearer {token}"}, timeout=30) as c:
             allowed = wait_for(lambda: server_id_of(c, "allowed"), "the allowed agent")

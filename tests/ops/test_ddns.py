@@ -39,10 +39,7 @@ def bind9(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     port = _free_port()
     secret = base64.b64encode(secrets.token_bytes(32)).decode()
     (work / f"{ZONE}.zone").write_text(
-        "$TTL 60\n"
-        f"@ IN SOA ns.{ZONE}. admin.{ZONE}. 1 60 60 600 60\n"
-        f"@ IN NS ns.{ZONE}.\n"
-        "ns IN A 127.0.0.1\n"
+        f"$TTL 60\n@ IN SOA ns.{ZONE}. admin.{ZONE}. 1 60 60 600 60\n@ IN NS ns.{ZONE}.\nns IN A 127.0.0.1\n"
     )
     (work / "named.conf").write_text(
         f'options {{ directory "{work}"; pid-file "{work}/named.pid"; listen-on port {port} {{ 127.0.0.1; }};\n'
@@ -51,7 +48,9 @@ def bind9(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         "controls { };\n"
         f'zone "{ZONE}" {{ type primary; file "{work}/{ZONE}.zone"; allow-update {{ key "heron-ddns"; }}; }};\n'
     )
-    process = subprocess.Popen([named, "-g", "-c", str(work / "named.conf")], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        [named, "-g", "-c", str(work / "named.conf")], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     try:
         wait_for(lambda: _dig(port, f"ns.{ZONE}") == ["127.0.0.1"], "named to answer")
         yield {"port": port, "secret": secret}
@@ -79,7 +78,7 @@ def receiver() -> Iterator[tuple[str, list[dict[str, Any]]]]:
     got: list[dict[str, Any]] = []
 
     class Hook(http.server.BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - the standard library's name
+        def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
             got.append({"path": self.path, "body": body.decode(), "token": self.headers.get("X-Token")})
             self.send_response(200)
@@ -127,7 +126,10 @@ def test_ddns_updates_bind9_and_the_webhook_when_the_reported_address_changes(
         assert r2.status_code == 200, r2.text
         listed = c.get("/api/v1/ddns").json()["data"]["value"]
         assert {p["access_secret"] for p in listed} == {"********"}, "secrets are shown masked"
-        r = c.patch(f"/api/v1/server/{server_id}", json={"enable_ddns": True, "ddns_profiles": [r.json()["data"], r2.json()["data"]]})
+        r = c.patch(
+            f"/api/v1/server/{server_id}",
+            json={"enable_ddns": True, "ddns_profiles": [r.json()["data"], r2.json()["data"]]},
+        )
         assert r.status_code == 200 and r.json()["data"]["enable_ddns"] is True, r.text
 
     _agent_reports(fleet, "203.0.113.7")
@@ -157,7 +159,9 @@ def test_ddns_updates_bind9_and_the_webhook_when_the_reported_address_changes(
         ({"max_retries": 0}, "max_retries"),
     ],
 )
-def test_a_profile_that_cannot_work_is_refused_naming_the_field(fleet: Fleet, change: dict[str, Any], field: str) -> None:
+def test_a_profile_that_cannot_work_is_refused_naming_the_field(
+    fleet: Fleet, change: dict[str, Any], field: str
+) -> None:
     body = {"name": "x", "provider": "rfc2136", "enable_ipv4": True, "domains": ["a.example.test"],
             "dns_server": "127.0.0.1:53", "access_id": "k", "access_secret": "c2VjcmV0", **change}  # fmt: skip
     r = httpx.post(f"{fleet.server.url}/api/v1/ddns", json=body, headers=fleet.headers, timeout=30)

@@ -23,10 +23,12 @@ def _token(fleet: Fleet, scopes: list[str] | None) -> str:
 
 
 async def _session(url: str, token: str, calls: list[tuple[str, dict[str, Any]]]) -> tuple[list[str], list[Any]]:
-    async with httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=60) as http:
-        async with Client(streamable_http_client(f"{url}/mcp", http_client=http)) as client:
-            tools = await client.list_tools()
-            results = [await client.call_tool(name, args) for name, args in calls]
+    async with (
+        httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=60) as http,
+        Client(streamable_http_client(f"{url}/mcp", http_client=http)) as client,
+    ):
+        tools = await client.list_tools()
+        results = [await client.call_tool(name, args) for name, args in calls]
     return [t.name for t in tools.tools], results
 
 

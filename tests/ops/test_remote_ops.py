@@ -103,7 +103,7 @@ def test_a_session_is_attached_once_and_only_by_its_user(fleet: Fleet) -> None:
     url = fleet.server.url.replace("http://", "ws://") + f"/api/v1/ws/terminal/{session}"
     with connect(url, additional_headers=fleet.headers, open_timeout=30):
         pass
-    with pytest.raises(Exception), connect(url, additional_headers=fleet.headers, open_timeout=30) as ws:  # noqa: B017, PT011
+    with pytest.raises(Exception), connect(url, additional_headers=fleet.headers, open_timeout=30) as ws:  # noqa: B017
         ws.recv(timeout=10)
 
 
@@ -156,7 +156,7 @@ def test_a_file_is_uploaded_listed_and_downloaded_byte_exact(fleet: Fleet) -> No
 @pytest.fixture(scope="module")
 def backend() -> Iterator[str]:
     class Hello(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - the standard library's name
+        def do_GET(self) -> None:
             body = f"hello through the tunnel, path={self.path}, host={self.headers['Host']}".encode()
             self.send_response(200)
             self.send_header("Content-Type", "text/plain")
@@ -164,7 +164,7 @@ def backend() -> Iterator[str]:
             self.end_headers()
             self.wfile.write(body)
 
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers["Content-Length"]))
             self.send_response(201)
             self.send_header("Content-Length", str(len(body)))
@@ -184,7 +184,13 @@ def backend() -> Iterator[str]:
 
 def test_a_nat_domain_reaches_an_http_server_behind_the_agent(fleet: Fleet, backend: str) -> None:
     with fleet.client() as c:
-        body = {"name": "app", "enabled": True, "server_id": fleet.allowed_id, "host": backend, "domain": "app.nat.test"}
+        body = {
+            "name": "app",
+            "enabled": True,
+            "server_id": fleet.allowed_id,
+            "host": backend,
+            "domain": "app.nat.test",
+        }
         r = c.post("/api/v1/nat", json=body)
         assert r.status_code == 200, r.text
         r = c.get("/hello?x=1", headers={"Host": "app.nat.test"})

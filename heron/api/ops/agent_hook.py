@@ -17,7 +17,9 @@ from heron.ops.channel import AgentLink
 CAPABILITIES = frozenset({"exec", "terminal", "files", "nat"})
 
 
-def agent_connected(websocket: WebSocket, server_id: int, hello: dict[str, Any], host: dict[str, Any]) -> AgentLink | None:
+def agent_connected(
+    websocket: WebSocket, server_id: int, hello: dict[str, Any], host: dict[str, Any]
+) -> AgentLink | None:
     """Register the agent's command channel (None when it offers none) and check its DNS records."""
     state = ops_state(websocket)
     header = websocket.app.state.services.settings.real_ip_header
@@ -28,8 +30,11 @@ def agent_connected(websocket: WebSocket, server_id: int, hello: dict[str, Any],
     if not isinstance(offer, dict):
         return None
     raw = offer.get("allow")
-    allow = frozenset(a for a in raw if isinstance(a, str) and a in CAPABILITIES) if isinstance(raw, list) else frozenset()
-    version = offer.get("version") if isinstance(offer.get("version"), int) else 1
+    allow = (
+        frozenset(a for a in raw if isinstance(a, str) and a in CAPABILITIES) if isinstance(raw, list) else frozenset()
+    )
+    raw_version = offer.get("version")
+    version = raw_version if isinstance(raw_version, int) else 1
 
     async def send(message: str | bytes) -> None:
         if isinstance(message, bytes):

@@ -31,7 +31,7 @@ async def list_audit(
     f = AuditFilter(action, user_id, server_id, outcome, since, until)
 
     def run() -> dict[str, Any]:
-        items = state.ops.audit.list(f, offset=page.offset, limit=page.limit)
+        items = state.ops.audit.listing(f, offset=page.offset, limit=page.limit)
         total = state.ops.audit.count(f)
         return {"value": items, "pagination": {"offset": page.offset, "limit": page.limit, "total": total}}
 

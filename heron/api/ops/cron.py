@@ -29,7 +29,9 @@ Ids = list[Annotated[int, Field(ge=1, le=MAX_ID)]]
 class CronIn(BaseModel):
     """Nezha's ``CronForm``."""
 
-    task_type: int = Field(0, description="0: scheduled; 1: run by alert rules (fail_trigger_tasks / recover_trigger_tasks)")
+    task_type: int = Field(
+        0, description="0: scheduled; 1: run by alert rules (fail_trigger_tasks / recover_trigger_tasks)"
+    )
     name: str = Field(max_length=255)
     scheduler: str = Field("", max_length=255, description="cron expression, seconds first: '*/30 * * * * *'")
     command: str = Field("", description="run with sh -c on each server")
@@ -56,8 +58,11 @@ async def list_cron(
     page: Page = Depends(page_params), user: Principal = Depends(current_user), state: OpsState = Depends(ops_state)
 ) -> dict[str, Any]:
     def run() -> dict[str, Any]:
-        items = state.cron.list(user, offset=page.offset, limit=page.limit)
-        return {"value": items, "pagination": {"offset": page.offset, "limit": page.limit, "total": state.cron.count(user)}}
+        items = state.cron.listing(user, offset=page.offset, limit=page.limit)
+        return {
+            "value": items,
+            "pagination": {"offset": page.offset, "limit": page.limit, "total": state.cron.count(user)},
+        }
 
     return {"success": True, "data": await run_in_threadpool(run)}
 
@@ -109,16 +114,16 @@ async def delete_cron(
     return {"success": True, "data": gone}
 
 
-@router.get("/api/v1/cron/{cron_id}/runs", summary="A task's runs per server, newest first: output, exit code, duration")
+@router.get(
+    "/api/v1/cron/{cron_id}/runs", summary="A task's runs per server, newest first: output, exit code, duration"
+)
 async def list_cron_runs(
     cron_id: ObjectId,
     page: Page = Depends(page_params),
     user: Principal = Depends(current_user),
     state: OpsState = Depends(ops_state),
 ) -> dict[str, Any]:
-    items, total = await run_in_threadpool(
-        lambda: state.cron.runs(user, cron_id, offset=page.offset, limit=page.limit)
-    )
+    items, total = await run_in_threadpool(lambda: state.cron.runs(user, cron_id, offset=page.offset, limit=page.limit))
     return {
         "success": True,
         "data": {"value": items, "pagination": {"offset": page.offset, "limit": page.limit, "total": total}},

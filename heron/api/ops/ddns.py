@@ -58,8 +58,11 @@ async def list_ddns(
     page: Page = Depends(page_params), user: Principal = Depends(current_user), state: OpsState = Depends(ops_state)
 ) -> dict[str, Any]:
     def run() -> dict[str, Any]:
-        items = state.ddns.list(user, offset=page.offset, limit=page.limit)
-        return {"value": items, "pagination": {"offset": page.offset, "limit": page.limit, "total": state.ddns.count(user)}}
+        items = state.ddns.listing(user, offset=page.offset, limit=page.limit)
+        return {
+            "value": items,
+            "pagination": {"offset": page.offset, "limit": page.limit, "total": state.ddns.count(user)},
+        }
 
     return {"success": True, "data": await run_in_threadpool(run)}
 

@@ -52,7 +52,7 @@ LIST_TIMEOUT_SECONDS = 30.0
 @router.post("/api/v1/file", summary="Open a file-manager session on a server; attach at /api/v1/ws/file/{id}")
 async def create_file_session(
     request: Request,
-    id: int = Query(ge=1, le=MAX_ID, description="the server's id"),  # noqa: A002 - Nezha's parameter name
+    id: int = Query(ge=1, le=MAX_ID, description="the server's id"),
     user: Principal = Depends(current_user),
     state: OpsState = Depends(ops_state),
 ) -> dict[str, Any]:
@@ -104,7 +104,9 @@ async def file_socket(websocket: WebSocket, session_id: str) -> None:
             await websocket.close()
 
 
-async def _serve(websocket: WebSocket, link: AgentLink, state: OpsState, actor: Actor, server_id: int, frame: bytes) -> None:
+async def _serve(
+    websocket: WebSocket, link: AgentLink, state: OpsState, actor: Actor, server_id: int, frame: bytes
+) -> None:
     if not frame or frame[0] not in (LIST, DOWNLOAD, UPLOAD):
         raise BadRequest("expected 0 (list), 1 (download) or 2 (upload) as the first byte")
     op = frame[0]

@@ -66,7 +66,9 @@ def _checkpoint(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("CHECKPOINT")
 
 
-@router.post("/api/v1/maintenance", summary="Compact the metadata database and checkpoint the time-series store (admin)")
+@router.post(
+    "/api/v1/maintenance", summary="Compact the metadata database and checkpoint the time-series store (admin)"
+)
 async def run_maintenance(
     request: Request,
     svc: Services = Depends(services),

@@ -19,7 +19,7 @@ import asyncio
 import contextlib
 import secrets
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -34,9 +34,9 @@ from starlette.responses import Response
 from heron import __version__
 from heron.api.deps import current_user
 from heron.api.ingest.body import read_body
+from heron.api.inventory.servers import current_view, visible_servers
 from heron.api.ops.state import OpsState, actor_of, ops_state
 from heron.api.services import Services
-from heron.api.inventory.servers import current_view, visible_servers
 from heron.auth.scopes import covers
 from heron.auth.users import Principal
 from heron.core.errors import Forbidden, HeronError
@@ -51,8 +51,22 @@ CALL_HEADER = b"x-heron-mcp-call"
 MAX_BODY_BYTES = 4 * 1024 * 1024
 MAX_SQL_ROWS = 10_000
 DEFAULT_SQL_ROWS = 500
-METRICS = ("cpu", "mem_used", "swap_used", "disk_used", "net_in_speed", "net_out_speed", "load1", "load5", "load15",
-           "tcp_conn", "udp_conn", "process_count", "temperature", "uptime")  # fmt: skip
+METRICS = (
+    "cpu",
+    "mem_used",
+    "swap_used",
+    "disk_used",
+    "net_in_speed",
+    "net_out_speed",
+    "load1",
+    "load5",
+    "load15",
+    "tcp_conn",
+    "udp_conn",
+    "process_count",
+    "temperature",
+    "uptime",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +88,9 @@ class McpEndpoint:
             instructions="Heron's monitoring data: servers, their metrics, SQL over the time series, and commands.",
         )
         self._tools()
-        self.manager = StreamableHTTPSessionManager(app=self.server._lowlevel_server, json_response=True, stateless=True)
+        self.manager = StreamableHTTPSessionManager(
+            app=self.server._lowlevel_server, json_response=True, stateless=True
+        )
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
@@ -104,10 +120,16 @@ class McpEndpoint:
             self.state.ops.audit.record(caller.actor, "mcp.server.list", count=len(views))
             return [
                 {
-                    "id": v.info.id, "name": v.info.name, "online": v.online, "ipv4": v.ipv4, "ipv6": v.ipv6,
-                    "platform": v.host.get("Platform", ""), "cpu_percent": v.status.get("CPU", 0),
-                    "mem_used": v.status.get("MemUsed", 0), "mem_total": v.host.get("MemTotal", 0),
-                }  # fmt: skip
+                    "id": v.info.id,
+                    "name": v.info.name,
+                    "online": v.online,
+                    "ipv4": v.ipv4,
+                    "ipv6": v.ipv6,
+                    "platform": v.host.get("Platform", ""),
+                    "cpu_percent": v.status.get("CPU", 0),
+                    "mem_used": v.status.get("MemUsed", 0),
+                    "mem_total": v.host.get("MemTotal", 0),
+                }
                 for v in views
             ]
 
@@ -119,14 +141,19 @@ class McpEndpoint:
             self.state.ops.audit.record(caller.actor, "mcp.server.get", server_id=server_id)
             link = self.state.ops.hub.get(info.id)
             return {
-                "id": info.id, "name": info.name, "online": view.online, "last_active": view.last_active,
-                "host": view.host, "status": view.status, "labels": info.labels,
+                "id": info.id,
+                "name": info.name,
+                "online": view.online,
+                "last_active": view.last_active,
+                "host": view.host,
+                "status": view.status,
+                "labels": info.labels,
                 "agent_allows": sorted(link.allow) if link is not None else [],
-            }  # fmt: skip
+            }
 
         @mcp.tool(
             name="server.metrics",
-            description=f"A server's status history (one of: {', '.join(METRICS)}) over the last minutes, oldest first.",
+            description=f"A server's status history over the last minutes, oldest first; metric: {', '.join(METRICS)}.",
         )
         async def server_metrics(
             server_id: int, metric: str, ctx: Context[Any, Any], minutes: int = 60
@@ -149,23 +176,33 @@ class McpEndpoint:
             description="Run one read-only SQL SELECT on a database (default: public, where server_status lives).",
         )
         async def sql_query(
-            sql: str, ctx: Context[Any, Any], db: str = "public", tenant: str = "cnosdb", max_rows: int = DEFAULT_SQL_ROWS
+            sql: str,
+            ctx: Context[Any, Any],
+            db: str = "public",
+            tenant: str = "cnosdb",
+            max_rows: int = DEFAULT_SQL_ROWS,
         ) -> dict[str, Any]:
             caller = self._caller(ctx, "nezha:tsdb:read", "sql.query")
             started = time.monotonic()
             try:
                 rows = await self._sql(tenant, db, sql, max(1, min(max_rows, MAX_SQL_ROWS)))
             except HeronError as exc:
-                self.state.ops.audit.record(caller.actor, "mcp.sql.query", outcome="error", sql=sql[:500], error=exc.message)
+                self.state.ops.audit.record(
+                    caller.actor, "mcp.sql.query", outcome="error", sql=sql[:500], error=exc.message
+                )
                 raise ToolError(exc.message) from None
             self.state.ops.audit.record(
-                caller.actor, "mcp.sql.query", sql=sql[:500], rows=len(rows), duration_ms=round((time.monotonic() - started) * 1000, 3)
-            )  # fmt: skip
+                caller.actor,
+                "mcp.sql.query",
+                sql=sql[:500],
+                rows=len(rows),
+                duration_ms=round((time.monotonic() - started) * 1000, 3),
+            )
             return {"rows": rows, "row_count": len(rows)}
 
         @mcp.tool(
             name="server.exec",
-            description="Run a shell command (sh -c) on a server whose agent allows exec; returns exit code and output.",
+            description="Run a command (sh -c) on a server whose agent allows exec; returns exit code and output.",
         )
         async def server_exec(
             server_id: int, command: str, ctx: Context[Any, Any], timeout_seconds: float = 60.0
@@ -178,14 +215,22 @@ class McpEndpoint:
                 result = await link.call("exec", {"command": command, "timeout": limit}, timeout_seconds=limit + 30)
             except HeronError as exc:
                 self.state.ops.audit.record(
-                    caller.actor, "mcp.server.exec", server_id=server_id, target=command[:200],
-                    outcome="refused" if exc.status == 403 else "error", error=exc.message,
-                )  # fmt: skip
+                    caller.actor,
+                    "mcp.server.exec",
+                    server_id=server_id,
+                    target=command[:200],
+                    outcome="refused" if exc.status == 403 else "error",
+                    error=exc.message,
+                )
                 raise ToolError(exc.message) from None
             self.state.ops.audit.record(
-                caller.actor, "mcp.server.exec", server_id=server_id, target=command[:200],
-                exit_code=result.get("exit_code"), duration_ms=result.get("duration_ms"),
-            )  # fmt: skip
+                caller.actor,
+                "mcp.server.exec",
+                server_id=server_id,
+                target=command[:200],
+                exit_code=result.get("exit_code"),
+                duration_ms=result.get("duration_ms"),
+            )
             return result
 
     async def _readable(self, caller: Caller, server_id: int) -> Any:
@@ -203,9 +248,13 @@ class McpEndpoint:
             svc.namespaces.get(tenant, db)
             schema = schema_for(tenant, db)
             stream = run_select(
-                svc.tsdb, schema, sql, timeout_seconds=svc.settings.query_timeout_seconds,
-                max_rows=max_rows, tables=svc.writer.table_names(schema),
-            )  # fmt: skip
+                svc.tsdb,
+                schema,
+                sql,
+                timeout_seconds=svc.settings.query_timeout_seconds,
+                max_rows=max_rows,
+                tables=svc.writer.table_names(schema),
+            )
             rows: list[dict[str, Any]] = []
             try:
                 for batch in stream:
@@ -237,7 +286,7 @@ class McpEndpoint:
             await answered.wait()
             return {"type": "http.disconnect"}
 
-        async def send(message: dict[str, Any]) -> None:
+        async def send(message: MutableMapping[str, Any]) -> None:
             nonlocal status, out_headers
             if message["type"] == "http.response.start":
                 status, out_headers = message["status"], message.get("headers", [])

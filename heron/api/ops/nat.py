@@ -38,8 +38,11 @@ async def list_nat(
     page: Page = Depends(page_params), user: Principal = Depends(current_user), state: OpsState = Depends(ops_state)
 ) -> dict[str, Any]:
     def run() -> dict[str, Any]:
-        items = state.nat.list(user, offset=page.offset, limit=page.limit)
-        return {"value": items, "pagination": {"offset": page.offset, "limit": page.limit, "total": state.nat.count(user)}}
+        items = state.nat.listing(user, offset=page.offset, limit=page.limit)
+        return {
+            "value": items,
+            "pagination": {"offset": page.offset, "limit": page.limit, "total": state.nat.count(user)},
+        }
 
     return {"success": True, "data": await run_in_threadpool(run)}
 

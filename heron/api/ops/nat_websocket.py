@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from websockets.client import ClientProtocol
-from websockets.frames import Opcode
+from websockets.frames import Frame, Opcode
 from websockets.http11 import Response
 from websockets.uri import parse_uri
 
@@ -73,10 +73,12 @@ async def relay_websocket(scope: Scope, receive: Receive, send: Send, stream: St
             else:
                 client.receive_data(data)
             for frame in client.events_received():
+                if not isinstance(frame, Frame):
+                    continue
                 if frame.opcode in (Opcode.TEXT, Opcode.BINARY):
-                    kind, parts = frame.opcode, [frame.data]
+                    kind, parts = frame.opcode, [bytes(frame.data)]
                 elif frame.opcode == Opcode.CONT:
-                    parts.append(frame.data)
+                    parts.append(bytes(frame.data))
                 else:
                     continue
                 if frame.fin:

@@ -13,6 +13,7 @@ package, upgraded with pip by its owner. It answers each server's agent version 
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated, Any
 
 import orjson
@@ -53,7 +54,10 @@ async def get_server_config(
 
 @router.post("/api/v1/server/config", summary="Change agents' settings (Nezha's ServerConfigForm)")
 async def set_server_config(
-    body: ServerConfigIn, request: Request, user: Principal = Depends(current_user), state: OpsState = Depends(ops_state)
+    body: ServerConfigIn,
+    request: Request,
+    user: Principal = Depends(current_user),
+    state: OpsState = Depends(ops_state),
 ) -> dict[str, Any]:
     try:
         changes = orjson.loads(body.config)
@@ -68,7 +72,7 @@ async def set_server_config(
     answer: dict[str, list[int]] = {"success": [], "failure": [], "offline": []}
     errors: dict[int, str] = {}
     for server_id in dict.fromkeys(body.servers):
-        info = await run_in_threadpool(lambda i=server_id: state.ops.server_for(user, i, field="servers"))
+        info = await run_in_threadpool(partial(state.ops.server_for, user, server_id, field="servers"))
         try:
             link = state.ops.link_for(info, None)
             await link.call("config.set", {"config": changes}, timeout_seconds=CONFIG_TIMEOUT_SECONDS)
@@ -100,7 +104,7 @@ async def force_update_servers(
 ) -> dict[str, Any]:
     servers = []
     for server_id in dict.fromkeys(ids):
-        info = await run_in_threadpool(lambda i=server_id: state.ops.server_for(user, i))
+        info = await run_in_threadpool(state.ops.server_for, user, server_id)
         online = state.ops.hub.get(info.id) is not None
         version = str(info.host.get("Version", "")) or info.agent_version
         servers.append(
