@@ -237,3 +237,32 @@ def test_agent_settings_are_read_and_narrowed_but_never_widened(fleet: Fleet) ->
         assert '"interval":2.0' in c.get(f"/api/v1/server/config/{fleet.plain_id}").json()["data"].replace(" ", "")
         r = c.post("/api/v1/force-update/server", json=[fleet.plain_id])
         assert r.json()["data"]["servers"][0]["online"] is True
+
+
+def test_a_websocket_upgrade_passes_through_a_nat_domain(fleet: Fleet) -> None:
+    import socket
+    from urllib.parse import urlsplit
+
+    from websockets.sync.server import ServerConnection, serve
+
+    def echo(conn: ServerConnection) -> None:
+        conn.send("hello from behind the agent")
+        for message in conn:
+            conn.send(message[::-1] if isinstance(message, str) else bytes(reversed(message)))
+
+    with serve(echo, "127.0.0.1", 0) as backend:
+        threading.Thread(target=backend.serve_forever, daemon=True).start()
+        port = backend.socket.getsockname()[1]
+        with fleet.client() as c:
+            body = {"name": "ws", "enabled": True, "server_id": fleet.allowed_id, "host": f"127.0.0.1:{port}",
+                    "domain": "ws.nat.test"}  # fmt: skip
+            assert c.post("/api/v1/nat", json=body).status_code == 200
+        heron = urlsplit(fleet.server.url)
+        sock = socket.create_connection((heron.hostname, heron.port))
+        with connect(f"ws://ws.nat.test:{heron.port}/chat", sock=sock, open_timeout=30) as ws:
+            assert ws.recv(timeout=30) == "hello from behind the agent"
+            ws.send("abc")
+            assert ws.recv(timeout=30) == "cba"
+            ws.send(b"\x01\x02\x03")
+            assert ws.recv(timeout=30) == b"\x03\x02\x01"
+        backend.shutdown()

@@ -43,7 +43,7 @@ async def relay_websocket(scope: Scope, receive: Receive, send: Send, stream: St
     request.headers["Host"] = route.domain
     client.send_request(request)
     await _flush(client, stream)
-    response = await _handshake(client, stream)
+    response, early = await _handshake(client, stream)
     if response is None or response.status_code != 101 or client.handshake_exc is not None:
         await send({"type": "websocket.close", "code": 1011, "reason": "the backend refused the WebSocket"})
         return "failed"
@@ -66,13 +66,18 @@ async def relay_websocket(scope: Scope, receive: Receive, send: Send, stream: St
     async def backend_to_browser() -> None:
         parts: list[bytes] = []
         kind = Opcode.TEXT
+        pending: list[Any] = list(early)  # frames that came with the handshake's answer
         while True:
-            data = await stream.read()
-            if data is None:
-                client.receive_eof()
-            else:
-                client.receive_data(data)
-            for frame in client.events_received():
+            data: bytes | None = b""
+            if not pending:
+                data = await stream.read()
+                if data is None:
+                    client.receive_eof()
+                else:
+                    client.receive_data(data)
+                pending = list(client.events_received())
+            events, pending = pending, []
+            for frame in events:
                 if not isinstance(frame, Frame):
                     continue
                 if frame.opcode in (Opcode.TEXT, Opcode.BINARY):
@@ -108,18 +113,20 @@ async def _flush(client: ClientProtocol, stream: Stream) -> None:
             await stream.write(chunk)
 
 
-async def _handshake(client: ClientProtocol, stream: Stream) -> Response | None:
+async def _handshake(client: ClientProtocol, stream: Stream) -> tuple[Response | None, list[Any]]:
+    """The backend's answer to the handshake, and any frames that arrived with it."""
     while True:
         try:
             data = await stream.read()
         except HeronError:
-            return None
+            return None, []
         if data is None:
             client.receive_eof()
         else:
             client.receive_data(data)
-        for event in client.events_received():
+        events = client.events_received()
+        for i, event in enumerate(events):
             if isinstance(event, Response):
-                return event
+                return event, events[i + 1 :]
         if data is None:
-            return None
+            return None, []
