@@ -21,6 +21,7 @@ from bench.agent import run_agent
 from bench.fleet import DEFAULT_AGENTS as FLEET_AGENTS
 from bench.fleet import run_fleet
 from bench.ingest import run_ingest
+from bench.ops import DEFAULT_CRON_AGENTS, DEFAULT_FILE_MIB, run_ops
 from bench.overload import run_overload
 from bench.procs import machine_busy_seconds
 from bench.progress import say
@@ -40,7 +41,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument(
         "--only",
-        choices=("ingest", "overload", "query", "remote_write", "push_routes", "agent", "fleet"),
+        choices=("ingest", "overload", "query", "remote_write", "push_routes", "agent", "fleet", "ops"),
         help="run one benchmark (default: all)",
     )
     parser.add_argument(
@@ -64,7 +65,23 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         metavar="N",
         help=f"simulated agents in the fleet benchmark (default {FLEET_AGENTS})",
     )
+    parser.add_argument(
+        "--ops-file-mib",
+        type=int,
+        default=DEFAULT_FILE_MIB,
+        metavar="MIB",
+        help=f"size of the file sent through the agent in the ops benchmark (default {DEFAULT_FILE_MIB})",
+    )
+    parser.add_argument(
+        "--ops-agents",
+        type=int,
+        default=DEFAULT_CRON_AGENTS,
+        metavar="N",
+        help=f"simulated agents a cron task runs on in the ops benchmark (default {DEFAULT_CRON_AGENTS})",
+    )
     args = parser.parse_args(argv)
+    if args.ops_file_mib < 1 or args.ops_agents < 1:
+        parser.error("--ops-file-mib and --ops-agents must be at least 1")
     if args.fleet_agents < 1:
         parser.error("--fleet-agents must be at least 1")
     if args.duration < 5:
@@ -131,6 +148,10 @@ def main(argv: list[str] | None = None) -> int:
             problems += failures(document)
         if args.only in (None, "agent"):
             document = run_agent(seconds=args.agent_seconds, workdir=workdir)
+            say(f"wrote {results.write(document)}")
+            problems += failures(document)
+        if args.only in (None, "ops"):
+            document = run_ops(workdir=workdir, file_mib=args.ops_file_mib, cron_agents=args.ops_agents)
             say(f"wrote {results.write(document)}")
             problems += failures(document)
         if args.only in (None, "fleet"):
