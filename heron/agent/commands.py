@@ -192,7 +192,7 @@ class CommandChannel:
                 if stream is not None:
                     stream._feed(message[_ID.size :])
             return True
-        if not message.startswith('{"type":"op.') and not message.startswith('{"type": "op.'):
+        if '"op.' not in message[:24]:  # an acknowledgement or a welcome
             return False
         try:
             msg = json.loads(message)

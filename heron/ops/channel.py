@@ -192,7 +192,7 @@ class AgentLink:
                 if stream is not None:
                     stream._feed(message[_ID.size :])
             return True
-        if not message.startswith('{"type":"op.'):
+        if '"op.' not in message[:24]:  # a report: '{"type": "status", ...}'
             return False
         try:
             msg = orjson.loads(message)
