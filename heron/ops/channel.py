@@ -148,10 +148,16 @@ class AgentLink:
             raise AgentGone(self.server_id)
         await self._send(_ID.pack(op_id) + payload)
 
-    async def open(self, kind: str, args: dict[str, Any]) -> Stream:
-        """Start a stream operation; returns once the agent said it is open (``op.reply``)."""
+    async def open(self, kind: str, args: dict[str, Any], *, wait: bool = True) -> Stream:
+        """Start a stream operation; returns once the agent said it is open (``op.reply``).
+
+        With ``wait=False`` it returns at once, so data can follow the request without a
+        round trip (the agent keeps it for the operation); a refusal then surfaces on read.
+        """
         stream = self._start(kind)
         await self.send_control({"type": "op.open", "id": stream.id, "kind": kind, "args": args})
+        if not wait:
+            return stream
         done, _ = await asyncio.wait({stream.opened, stream.ended}, return_when=asyncio.FIRST_COMPLETED)
         if stream.ended in done and not stream.opened.done():
             stream.ended.result()  # raises the agent's refusal or error

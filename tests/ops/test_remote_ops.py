@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.server
 import secrets
+import socket
 import struct
 import threading
 from collections.abc import Iterator
@@ -207,6 +208,12 @@ def test_a_nat_domain_reaches_an_http_server_behind_the_agent(fleet: Fleet, back
         assert plain.status_code == 200
         r = c.get("/", headers={"Host": "plain.nat.test"})
         assert r.status_code == 502 and "does not allow nat" in r.text
+        with socket.socket() as unused:
+            unused.bind(("127.0.0.1", 0))  # bound, never listening: the agent's connection is refused
+            dead = {**body, "domain": "dead.nat.test", "host": f"127.0.0.1:{unused.getsockname()[1]}"}
+            assert c.post("/api/v1/nat", json=dead).status_code == 200
+            r = c.get("/", headers={"Host": "dead.nat.test"})
+        assert r.status_code == 502 and "cannot connect to 127.0.0.1" in r.text
     assert _audit(fleet, action="nat.request", server_id=fleet.plain_id, outcome="refused")
     ok = _audit(fleet, action="nat.request", server_id=fleet.allowed_id, outcome="ok")
     assert ok and ok[0]["detail"]["status"] in (200, 201)
@@ -240,7 +247,6 @@ def test_agent_settings_are_read_and_narrowed_but_never_widened(fleet: Fleet) ->
 
 
 def test_a_websocket_upgrade_passes_through_a_nat_domain(fleet: Fleet) -> None:
-    import socket
     from urllib.parse import urlsplit
 
     from websockets.sync.server import ServerConnection, serve
@@ -266,3 +272,21 @@ def test_a_websocket_upgrade_passes_through_a_nat_domain(fleet: Fleet) -> None:
             ws.send(b"\x01\x02\x03")
             assert ws.recv(timeout=30) == b"\x03\x02\x01"
         backend.shutdown()
+
+
+def test_an_offline_server_is_a_409_and_maintenance_reports_what_it_did(fleet: Fleet) -> None:
+    with fleet.client() as c:
+        created = c.post("/api/v1/server", json={"name": "never-connected"})
+        assert created.status_code == 200, created.text
+        offline_id = created.json()["data"]["id"]
+        r = c.post("/api/v1/terminal", json={"server_id": offline_id})
+        assert r.status_code == 409 and "offline" in r.json()["error"]
+        r = c.get(f"/api/v1/server/config/{offline_id}")
+        assert r.status_code == 409
+    with fleet.server.client() as admin:
+        r = admin.post("/api/v1/maintenance")
+        assert r.status_code == 200, r.text
+        done = r.json()["data"]
+        assert done["metadata"]["database"] == "sqlite" and "VACUUM" in done["metadata"]["steps"]
+        assert done["metadata"]["bytes_after"] > 0 and "CHECKPOINT" in done["tsdb"]["steps"]
+    assert _audit(fleet, action="maintenance")

@@ -25,6 +25,7 @@ from starlette.concurrency import run_in_threadpool
 from heron.api.ops.agent_hook import agent_connected, agent_disconnected
 from heron.api.services import Services
 from heron.auth.principal import Authenticator, Presented
+from heron.auth.scopes import covers
 from heron.auth.tokens import hash_secret
 from heron.auth.users import Principal
 from heron.core.errors import HeronError
@@ -98,6 +99,8 @@ async def _principal(websocket: WebSocket) -> Principal | None:
         user_agent=websocket.headers.get("user-agent", ""),
     )
     principal = await run_in_threadpool(auth.resolve, presented)
+    if principal is not None and principal.scopes is not None and not covers(principal.scopes, "nezha:server:write"):
+        return None  # a scoped token enrols servers only with nezha:server:write
     return principal if principal is not None and principal.is_user else None
 
 

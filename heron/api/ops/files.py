@@ -37,7 +37,6 @@ from heron.auth.users import Principal
 from heron.core.errors import BadRequest, HeronError
 from heron.ops.audit import Actor
 from heron.ops.channel import AgentLink
-from heron.ops.errors import OpFailed
 
 router = APIRouter(tags=["heron"], dependencies=[Depends(current_user)])
 sockets = APIRouter(tags=["heron"])
@@ -257,5 +256,3 @@ async def upload_file(
     )  # fmt: skip
     return {"success": True, "data": {"path": result.get("path", path), "bytes": result.get("bytes", 0)}}
 
-
-__all__ = ["OpFailed", "router", "sockets"]

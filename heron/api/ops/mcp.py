@@ -302,7 +302,13 @@ class McpEndpoint:
             answered.set()
             self.calls.pop(key, None)
         kept = {k.decode("latin-1"): v.decode("latin-1") for k, v in out_headers if k.lower() != b"content-length"}
-        return Response(b"".join(chunks), status_code=status, headers=kept)
+        body = b"".join(chunks)
+        if status >= 400 and not kept.get("content-type", "").startswith("application/json"):
+            # The SDK refuses a malformed request in plain text; Heron's clients get its envelope.
+            error = HeronError(f"MCP: {body.decode('utf-8', errors='replace').strip() or 'request refused'}")
+            error.status = status
+            raise error
+        return Response(body, status_code=status, headers=kept)
 
 
 def mcp_endpoint(request: Request) -> McpEndpoint:

@@ -83,7 +83,8 @@ class NatIngress:
         if not link.allows("nat"):
             raise _Refusal(502, f"the agent of server {route.server_id} does not allow nat (heron agent --allow nat)")
         try:
-            return await link.open("tunnel", {"host": route.host})
+            # The request follows at once: no round trip waiting for the agent's connection.
+            return await link.open("tunnel", {"host": route.host}, wait=False)
         except HeronError as exc:
             raise _Refusal(502, f"cannot reach {route.host} through the agent: {exc.message}") from None
 
@@ -138,7 +139,8 @@ class NatIngress:
         except (h11.RemoteProtocolError, HeronError) as exc:
             if status == 0:
                 status = 502
-                await _plain(send, 502, f"the backend {route.host} did not answer with HTTP: {exc}")
+                reason = exc.message if isinstance(exc, HeronError) else f"no HTTP answer ({exc})"
+                await _plain(send, 502, f"cannot reach {route.host} through the agent: {reason}")
         finally:
             with contextlib.suppress(HeronError):
                 await stream.cancel()
