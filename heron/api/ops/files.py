@@ -255,4 +255,3 @@ async def upload_file(
         duration_s=round(time.monotonic() - started, 3),
     )  # fmt: skip
     return {"success": True, "data": {"path": result.get("path", path), "bytes": result.get("bytes", 0)}}
-
