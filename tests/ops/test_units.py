@@ -213,3 +213,12 @@ def test_the_agent_refuses_what_its_owner_did_not_allow(tmp_path: Path) -> None:
         "type": "op.error", "id": 1, "code": "refused",
         "error": "this agent does not allow exec; its owner can start it with --allow exec",
     }  # fmt: skip
+
+
+@pytest.mark.parametrize("size", [0, 1, 3, 4095, 4096, 4097, 65_537, 262_144])
+def test_both_masking_routes_xor_with_the_repeated_key(size: int) -> None:
+    from heron.agent.websocket import mask_payload
+
+    payload, key = bytes(range(256)) * (size // 256 + 1), b"\x9a\x01\xff\x42"
+    payload = payload[:size]
+    assert mask_payload(payload, key) == bytes(b ^ key[i % 4] for i, b in enumerate(payload))
