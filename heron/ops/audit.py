@@ -91,7 +91,7 @@ class AuditLog:
                 del self._pending[: MAX_PENDING // 10]
                 self.dropped += MAX_PENDING // 10
             self._pending.append(row)
-        log.info(
+        log.debug(  # the table is the record; at info, a busy NAT domain would flood the log
             "audit",
             extra={"action": action, "user": actor.username, "server_id": server_id, "outcome": outcome},
         )
