@@ -367,6 +367,9 @@ def _cron(server: Heron, token: str, agents: int, workdir: Path) -> tuple[dict[s
                 page = c.get(f"/api/v1/cron/{task_id}/runs", params={"limit": 1000, "offset": len(runs)}).json()
                 runs += page["data"]["value"]
         delays = [datetime.fromisoformat(r["finished_at"]).timestamp() - sent for r in runs]
+        # Where the time goes: until Heron sent the command, and from there to the answer.
+        dispatched = [datetime.fromisoformat(r["started_at"]).timestamp() - sent for r in runs]
+        round_trips = [r["duration_ms"] / 1000 for r in runs]
     finally:
         stop.touch()
         fleet.wait(timeout=60)
@@ -378,6 +381,9 @@ def _cron(server: Heron, token: str, agents: int, workdir: Path) -> tuple[dict[s
     checks = {
         "agents": agents,
         "all_stored_within_s": round(all_stored_s, 2),
+        "trigger_to_send_p99_s": round(percentile(dispatched, 99) or 0, 3),
+        "send_to_answer_p50_s": round(percentile(round_trips, 50) or 0, 3),
+        "send_to_answer_p99_s": round(percentile(round_trips, 99) or 0, 3),
         "runs_stored": len(runs),
         "runs_ok": sum(r["status"] == "ok" for r in runs),
         "fleet_connected": tally.get("connected"),
