@@ -27,6 +27,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import orjson
@@ -39,7 +40,8 @@ from heron.core.errors import BadRequest, HeronError, NotFound
 from heron.meta.db import MetaStore
 from heron.meta.ops_models import CronRun, CronTask
 from heron.ops.audit import SYSTEM, Actor
-from heron.ops.errors import AgentGone, OpFailed
+from heron.ops.channel import Stream
+from heron.ops.errors import AgentGone
 from heron.ops.service import Operations
 
 log = logging.getLogger(__name__)
@@ -52,6 +54,9 @@ MAX_COMMAND_CHARS = 64 * 1024
 MAX_SERVERS = 10_000
 #: Runs waiting to be written before new ones are written at once by the caller.
 FLUSH_BATCH_RUNS = 1000
+_NOT_CONNECTED = "the server's agent was not connected"
+_NO_EXEC = "the agent does not allow exec (heron agent --allow exec)"
+_GONE = "the agent's connection ended during the run"
 
 
 @dataclass(frozen=True, slots=True)
@@ -279,47 +284,106 @@ class CronService:
 
         ``trigger`` is ``schedule``, ``manual`` or ``alert``; for ``alert``, ``server_id`` is the
         server whose alert fired (the one a ``cover`` 2 task runs on).
+
+        One coroutine sends the command to every server in turn (no task per server: on 2,000
+        servers, tasks and their timers were most of the dispatch time), and each answer is
+        settled by a callback the moment it arrives, so a run's ``finished_at`` is its own.
         """
         loaded = await asyncio.to_thread(self._load, task_id)
         if loaded is None:
             raise NotFound(f"cron task {task_id} does not exist")
         task, owner_admin = loaded
         targets = self._targets(task, owner_admin, server_id)
-        results = await asyncio.gather(*(self._run_on(task, info, trigger, actor) for info in targets))
-        return list(results)
-
-    async def _run_on(self, task: dict[str, Any], info: Any, trigger: str, actor: Actor) -> RunResult:
-        started = datetime.now(UTC)
-        clock = time.monotonic()
-        status, code, output, truncated, error = "ok", None, "", False, ""
-        link = self.ops.hub.get(info.id)
-        if link is None:
-            status, error = "missed", "the server's agent was not connected"
-        elif not link.allows("exec"):
-            status, error = "refused", "the agent does not allow exec (heron agent --allow exec)"
-        else:
+        args = {"command": task["command"], "timeout": self.command_timeout_seconds}
+        runs: list[RunResult] = []
+        waiting: list[tuple[Stream, Any, datetime, float]] = []
+        for info in targets:
+            started, clock = datetime.now(UTC), time.monotonic()
+            link = self.ops.hub.get(info.id)
+            if link is None:
+                runs.append(self._settle(task, info, trigger, actor, started, clock, "missed", error=_NOT_CONNECTED))
+                continue
+            if not link.allows("exec"):
+                runs.append(self._settle(task, info, trigger, actor, started, clock, "refused", error=_NO_EXEC))
+                continue
             try:
-                result = await link.call(
-                    "exec",
-                    {"command": task["command"], "timeout": self.command_timeout_seconds},
-                    timeout_seconds=self.command_timeout_seconds + 30,
-                )
+                stream = await link.open("exec", args, wait=False)
             except AgentGone:
-                status, error = "missed", "the agent's connection ended during the run"
-            except OpFailed as exc:
-                status, error = ("refused" if exc.status == 403 else "error"), exc.message
-            except HeronError as exc:  # the agent's own refusal and the like: recorded, not lost
-                status, error = ("refused" if exc.status == 403 else "error"), exc.message
-            else:
-                code = result.get("exit_code") if isinstance(result.get("exit_code"), int) else None
-                raw = str(result.get("output", ""))
-                encoded = raw.encode("utf-8")
-                output = encoded[:MAX_STORED_OUTPUT_BYTES].decode("utf-8", errors="ignore")
-                truncated = bool(result.get("truncated")) or len(encoded) > MAX_STORED_OUTPUT_BYTES
-                if result.get("timed_out"):
-                    status, error = "timeout", f"the command ran longer than {self.command_timeout_seconds:g} s"
-                elif code != 0:
-                    status = "failed"
+                runs.append(self._settle(task, info, trigger, actor, started, clock, "missed", error=_GONE))
+                continue
+            stream.ended.add_done_callback(partial(self._answered, task, info, trigger, actor, started, clock, runs))
+            waiting.append((stream, info, started, clock))
+        if waiting:
+            _done, late = await asyncio.wait([w[0].ended for w in waiting], timeout=self.command_timeout_seconds + 30)
+            for stream, _info, _started, _clock in waiting:
+                if stream.ended in late:
+                    with contextlib.suppress(HeronError):
+                        await stream.cancel()  # settles it as an error through its callback
+            await asyncio.sleep(0)  # let those callbacks run
+        await self._after(task, runs)
+        return runs
+
+    def _answered(
+        self,
+        task: dict[str, Any],
+        info: Any,
+        trigger: str,
+        actor: Actor,
+        started: datetime,
+        clock: float,
+        runs: list[RunResult],
+        ended: asyncio.Future[dict[str, Any]],
+    ) -> None:
+        """Settle one server's run as its answer (or failure) arrives."""
+        exc = ended.exception()
+        if isinstance(exc, AgentGone):
+            runs.append(self._settle(task, info, trigger, actor, started, clock, "missed", error=_GONE))
+            return
+        if isinstance(exc, HeronError):  # the agent's refusal, a cancellation, a failure: recorded, not lost
+            status = "refused" if exc.status == 403 else "error"
+            runs.append(self._settle(task, info, trigger, actor, started, clock, status, error=exc.message))
+            return
+        result = ended.result()
+        code = result.get("exit_code") if isinstance(result.get("exit_code"), int) else None
+        encoded = str(result.get("output", "")).encode("utf-8")
+        output = encoded[:MAX_STORED_OUTPUT_BYTES].decode("utf-8", errors="ignore")
+        truncated = bool(result.get("truncated")) or len(encoded) > MAX_STORED_OUTPUT_BYTES
+        status, error = "ok", ""
+        if result.get("timed_out"):
+            status, error = "timeout", f"the command ran longer than {self.command_timeout_seconds:g} s"
+        elif code != 0:
+            status = "failed"
+        run = self._settle(
+            task,
+            info,
+            trigger,
+            actor,
+            started,
+            clock,
+            status,
+            code=code,
+            output=output,
+            truncated=truncated,
+            error=error,
+        )
+        runs.append(run)
+
+    def _settle(
+        self,
+        task: dict[str, Any],
+        info: Any,
+        trigger: str,
+        actor: Actor,
+        started: datetime,
+        clock: float,
+        status: str,
+        *,
+        code: int | None = None,
+        output: str = "",
+        truncated: bool = False,
+        error: str = "",
+    ) -> RunResult:
+        """The run as stored, queued for :meth:`flush` and audited."""
         run = RunResult(
             cron_id=task["id"],
             server_id=info.id,
@@ -339,7 +403,7 @@ class CronService:
             "cron.run",
             server_id=info.id,
             target=f"cron {task['id']}: {task['command'][:200]}",
-            outcome="ok" if status == "ok" else status,
+            outcome=status,
             trigger=trigger,
             exit_code=code,
             duration_ms=run.duration_ms,
@@ -347,16 +411,22 @@ class CronService:
         )
         with self._lock:
             self._pending.append(run)
+        return run
+
+    async def _after(self, task: dict[str, Any], runs: list[RunResult]) -> None:
+        """Write a large batch at once, and tell the failure listeners."""
+        with self._lock:
             full = len(self._pending) >= FLUSH_BATCH_RUNS
         if full:
             await asyncio.to_thread(self.flush)
-        if status != "ok":
+        for run in runs:
+            if run.status == "ok":
+                continue
             for listener in self.failure_listeners:
                 try:
                     listener(task, run)
                 except Exception:
                     log.exception("a cron failure listener failed", extra={"cron_id": task["id"]})
-        return run
 
     def flush(self) -> int:
         """Write waiting runs and each task's last result, in one transaction."""
