@@ -84,6 +84,8 @@ class Stream:
         self.kind = kind
         self.args = args
         self.cancelled = threading.Event()
+        #: The server cancelled it: it has forgotten the operation, so no end is sent.
+        self.cancelled_by_server = False
         self._cond = threading.Condition()
         self._credit = WINDOW_BYTES
         self._inbox: deque[bytes] = deque()
@@ -211,6 +213,7 @@ class CommandChannel:
         if kind == "op.credit" and isinstance(msg.get("bytes"), int) and msg["bytes"] > 0:
             stream._grant(msg["bytes"])
         elif kind == "op.cancel":
+            stream.cancelled_by_server = True
             stream._cancel()
         elif stream.on_control is not None:
             stream.on_control(msg)
@@ -295,7 +298,8 @@ class CommandChannel:
             log.exception("operation %s failed", stream.kind)
             self._error(stream.id, "failed", f"{type(exc).__name__}: {exc}"[:500])
         else:
-            self.queue_control({"type": "op.end", "id": stream.id, "result": result}, ordered=True)
+            if not stream.cancelled_by_server:
+                self.queue_control({"type": "op.end", "id": stream.id, "result": result}, ordered=True)
         finally:
             with self._lock:
                 self._streams.pop(stream.id, None)

@@ -379,7 +379,8 @@ def run_tunnel(stream: Stream, options: AgentOptions) -> dict[str, Any]:
         raise OpError("unreachable", f"cannot connect to {host}: {exc.strerror or exc}") from None
     sock.settimeout(None)
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    stream.reply({"host": host})
+    if stream.args.get("reply", True):  # NAT requests do not wait for it
+        stream.reply({"host": host})
     counts = {"up": 0, "down": 0}
 
     def pump_down() -> None:

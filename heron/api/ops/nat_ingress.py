@@ -84,7 +84,7 @@ class NatIngress:
             raise _Refusal(502, f"the agent of server {route.server_id} does not allow nat (heron agent --allow nat)")
         try:
             # The request follows at once: no round trip waiting for the agent's connection.
-            return await link.open("tunnel", {"host": route.host}, wait=False)
+            return await link.open("tunnel", {"host": route.host, "reply": False}, wait=False)
         except HeronError as exc:
             raise _Refusal(502, f"cannot reach {route.host} through the agent: {exc.message}") from None
 
