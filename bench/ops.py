@@ -229,6 +229,9 @@ async def _terminal(base: str, token: str, server_id: int) -> tuple[list[float],
             latencies.append(time.perf_counter() - started)
         return latencies, len(sockets)
     finally:
+        for ws in sockets:  # let the shells exit by themselves before the sessions end
+            await ws.send(b"\x00\x15exit\n")
+        await asyncio.sleep(2.0)
         for ws in sockets:
             await ws.close()
 

@@ -34,6 +34,8 @@ MAX_LIST_ENTRIES = 10_000
 COLS_RANGE = (2, 1000)
 ROWS_RANGE = (2, 500)
 CONNECT_TIMEOUT_SECONDS = 10.0
+#: How long a hung-up shell gets to exit before it is killed.
+SHELL_EXIT_SECONDS = 5.0
 
 
 def handlers(options: AgentOptions) -> dict[str, Handler]:
@@ -213,8 +215,10 @@ def run_terminal(stream: Stream, options: AgentOptions) -> dict[str, Any]:
                 counts["in"] += len(data)
                 _write_all(fd, data)
     finally:
+        # SIGHUP first, as a terminal hang-up: the shell and its jobs run their exit traps
+        # (a SIGKILL at once leaves their lock files behind, e.g. pyenv's rehash lock).
         _kill_group(pid, signal.SIGHUP)
-        reader.join(timeout=2)
+        reader.join(timeout=SHELL_EXIT_SECONDS)
         if reader.is_alive():
             _kill_group(pid, signal.SIGKILL)
             reader.join(timeout=2)
