@@ -182,6 +182,10 @@ class DdnsService:
         self.ops = ops
         self.allow_private_targets = allow_private_targets
         self._running: set[asyncio.Task[None]] = set()
+        #: The newest address per server, and one update at a time per server, so a slow
+        #: provider cannot let an older address land after a newer one.
+        self._latest: dict[int, tuple[str, str]] = {}
+        self._locks: dict[int, asyncio.Lock] = {}
 
     # -- profiles -----------------------------------------------------------------------------
 
@@ -267,11 +271,17 @@ class DdnsService:
         """An agent connected with ``host``: update its DNS records if its address changed (in the background)."""
         ipv4 = pick_address(str(host.get("IPv4", "")), peer, 4)
         ipv6 = pick_address(str(host.get("IPv6", "")), peer, 6)
-        task = asyncio.create_task(self._maybe_update(server_id, ipv4, ipv6))
+        self._latest[server_id] = (ipv4, ipv6)
+        task = asyncio.create_task(self._maybe_update(server_id))
         self._running.add(task)
         task.add_done_callback(self._running.discard)
 
-    async def _maybe_update(self, server_id: int, ipv4: str, ipv6: str) -> None:
+    async def _maybe_update(self, server_id: int) -> None:
+        async with self._locks.setdefault(server_id, asyncio.Lock()):
+            ipv4, ipv6 = self._latest.get(server_id, ("", ""))
+            await self._update(server_id, ipv4, ipv6)
+
+    async def _update(self, server_id: int, ipv4: str, ipv6: str) -> None:
         try:
             plan = await asyncio.to_thread(self._plan, server_id, ipv4, ipv6)
             if plan is None:
