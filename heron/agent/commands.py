@@ -56,6 +56,8 @@ KIND_CAPABILITY = {
 WINDOW_BYTES = 1024 * 1024
 #: Largest payload of one data frame.
 MAX_FRAME_BYTES = 256 * 1024
+#: How long a thread may hold the GIL while another waits, once operations run (CPython: 5 ms).
+GIL_SWITCH_SECONDS = 0.0005
 #: Operations running at once; more are refused (``busy``) rather than queued.
 MAX_OPERATIONS = 64
 _ID = struct.Struct("!I")
@@ -309,7 +311,12 @@ class CommandChannel:
 
     def _handler(self, kind: str) -> Handler:
         if self._handlers is None:
+            import sys
+
             from heron.agent import operations  # only once an allowed operation arrives
 
             self._handlers = operations.handlers(self.options)
+            # Streams hand data between threads; at CPython's 5 ms switch interval each handoff
+            # could wait that long for the GIL (a keystroke's echo, a NAT request).
+            sys.setswitchinterval(GIL_SWITCH_SECONDS)
         return self._handlers[kind]
