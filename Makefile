@@ -37,7 +37,7 @@ web-check: $(WEB_MODULES)
 	cd web && npm run typecheck && npm test
 
 test-deps: $(WEB_MODULES)
-	sh bench/install-peers.sh curl prometheus chromium prometheus-alertmanager netdata
+	sh bench/install-peers.sh curl prometheus chromium prometheus-alertmanager netdata bind9 dnsutils
 
 test: lint test-deps web-check
 	$(PY) -m pytest -q

@@ -22,6 +22,7 @@ from bench.alerts import run_alerts
 from bench.fleet import DEFAULT_AGENTS as FLEET_AGENTS
 from bench.fleet import run_fleet
 from bench.ingest import run_ingest
+from bench.ops import DEFAULT_CRON_AGENTS, DEFAULT_FILE_MIB, run_ops
 from bench.overload import run_overload
 from bench.probe_history import run_probe_history
 from bench.probes import DEFAULT_SECONDS as PROBE_SECONDS
@@ -70,6 +71,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
             "ui",
             "alerts",
             "promql",
+            "ops",
         ),
         help="run one benchmark (default: all)",
     )
@@ -122,9 +124,25 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         metavar="N",
         help=f"series per instance in the PromQL benchmark (default {PROMQL_SERIES}; the issue's size is 1000)",
     )
+    parser.add_argument(
+        "--ops-file-mib",
+        type=int,
+        default=DEFAULT_FILE_MIB,
+        metavar="MIB",
+        help=f"size of the file sent through the agent in the ops benchmark (default {DEFAULT_FILE_MIB})",
+    )
+    parser.add_argument(
+        "--ops-agents",
+        type=int,
+        default=DEFAULT_CRON_AGENTS,
+        metavar="N",
+        help=f"simulated agents a cron task runs on in the ops benchmark (default {DEFAULT_CRON_AGENTS})",
+    )
     args = parser.parse_args(argv)
     if args.ui_seconds < 10:
         parser.error("--ui-seconds must be at least 10 seconds")
+    if args.ops_file_mib < 1 or args.ops_agents < 1:
+        parser.error("--ops-file-mib and --ops-agents must be at least 1")
     if args.fleet_agents < 1:
         parser.error("--fleet-agents must be at least 1")
     if args.duration < 5:
@@ -197,6 +215,10 @@ def main(argv: list[str] | None = None) -> int:
             problems += failures(document)
         if args.only in (None, "promql"):
             document = run_promql(workdir=workdir, series=args.promql_series, hours=args.promql_hours)
+            say(f"wrote {results.write(document)}")
+            problems += failures(document)
+        if args.only in (None, "ops"):
+            document = run_ops(workdir=workdir, file_mib=args.ops_file_mib, cron_agents=args.ops_agents)
             say(f"wrote {results.write(document)}")
             problems += failures(document)
         if args.only in (None, "fleet"):

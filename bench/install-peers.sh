@@ -11,7 +11,7 @@
 set -eu
 
 PACKAGES="${*:-influxdb victoria-metrics wrk prometheus prometheus-node-exporter prometheus-blackbox-exporter prometheus-alertmanager}"
-DAEMONS="/usr/bin/influxd /usr/bin/victoria-metrics /usr/bin/prometheus /usr/bin/prometheus-node-exporter /usr/bin/prometheus-blackbox-exporter /usr/bin/prometheus-alertmanager /usr/sbin/netdata"
+DAEMONS="/usr/bin/influxd /usr/bin/victoria-metrics /usr/bin/prometheus /usr/bin/prometheus-node-exporter /usr/bin/prometheus-blackbox-exporter /usr/bin/prometheus-alertmanager /usr/sbin/netdata /usr/sbin/named"
 
 missing=""
 for pkg in $PACKAGES; do

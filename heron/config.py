@@ -190,6 +190,24 @@ class Settings:
         default=0.0,
         metadata=_help("store Heron's own metrics in database 'public' this often (0 is off), to alert on them"),
     )
+    # -- remote operations (cron, terminal, files, NAT, DDNS, MCP) --------------------------------
+    ops_command_timeout_seconds: float = field(
+        default=3600.0, metadata=_help("longest a cron or MCP command runs on an agent before it is killed")
+    )
+    ops_terminal_idle_seconds: float = field(
+        default=900.0, metadata=_help("a web terminal or file session with no traffic for this long is closed")
+    )
+    ops_session_attach_seconds: float = field(
+        default=60.0, metadata=_help("how long a terminal or file session waits for its WebSocket after it is created")
+    )
+    ops_reserved_hosts: str = field(
+        default="",
+        metadata=_help("Heron's public host names, comma-separated: never accepted as NAT domains (besides its own)"),
+    )
+    ops_ddns_private_targets: bool = field(
+        default=False,
+        metadata=_help("let DDNS webhooks and RFC 2136 servers be loopback or private addresses (a LAN DNS server)"),
+    )
 
     def public_items(self) -> list[tuple[str, str, str]]:
         """(key, value, help) for display, secrets masked."""
@@ -291,6 +309,9 @@ def _validate(settings: Settings) -> Settings:
             raise ConfigError(f"invalid value for '{name}': {getattr(settings, name)}; it must be positive")
     if settings.self_metrics_interval_seconds < 0:
         raise ConfigError("invalid value for 'self_metrics_interval_seconds': it must be 0 (off) or positive")
+    for name in ("ops_command_timeout_seconds", "ops_terminal_idle_seconds", "ops_session_attach_seconds"):
+        if getattr(settings, name) <= 0:
+            raise ConfigError(f"invalid value for '{name}': {getattr(settings, name)}; it must be positive")
     if settings.query_timeout_seconds <= 0:
         raise ConfigError("invalid value for 'query_timeout_seconds': it must be positive")
     if settings.write_admission_wait_seconds < 0:

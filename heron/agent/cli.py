@@ -37,9 +37,7 @@ def add_agent_parser(sub: Any) -> None:
     agent.add_argument(
         "--secret", help="the agent secret of a server created beforehand (POST /api/v1/server); instead of --token"
     )
-    agent.add_argument(
-        "--interval", type=float, default=DEFAULT_INTERVAL_SECONDS, help="seconds between status reports (default 3)"
-    )
+    agent.add_argument("--interval", type=float, help="seconds between status reports (default 3)")
     agent.add_argument("--name", help="the server's name (default: the host name)")
     agent.add_argument("--agent-id", help="a stable id for this host (default: machine id, else one kept in a file)")
     agent.add_argument(
@@ -47,6 +45,21 @@ def add_agent_parser(sub: Any) -> None:
     )
     agent.add_argument("--backlog", type=int, default=1200, help="reports kept while the server is away")
     agent.add_argument("--unit-path", type=Path, default=DEFAULT_UNIT_PATH, help="where install writes the unit")
+    agent.add_argument(
+        "--allow",
+        action="append",
+        metavar="CAPS",
+        help="let the server use these on this host: exec,terminal,files,nat (default: none)",
+    )
+    agent.add_argument(
+        "--files-root",
+        action="append",
+        metavar="DIR",
+        help="a directory the file manager may use (repeatable; default: the home directory)",
+    )
+    agent.add_argument(
+        "--config", type=Path, help="TOML file with allow, files_roots, interval, disabled_collectors (see docs)"
+    )
 
 
 def agent_id_of(explicit: str | None, state_file: Path | None, machine_id_file: Path = Path("/etc/machine-id")) -> str:
@@ -87,7 +100,14 @@ def unit_text(args: argparse.Namespace, *, python: str = sys.executable) -> str:
 
     credential = ["--secret", args.secret] if args.secret else ["--token", args.token]
     command = [python, "-m", "heron", "agent", "--server", args.server, *credential]
-    command += ["--interval", f"{args.interval:g}"]
+    if args.interval is not None or not args.config:  # else the config file's interval holds
+        command += ["--interval", f"{args.interval or DEFAULT_INTERVAL_SECONDS:g}"]
+    for allowed in args.allow or ():
+        command += ["--allow", allowed]
+    for root in args.files_root or ():
+        command += ["--files-root", root]
+    if args.config:
+        command += ["--config", str(args.config)]
     if args.name:
         command += ["--name", args.name]
     if args.agent_id:
@@ -116,7 +136,7 @@ def _need_server(args: argparse.Namespace) -> None:
         raise HeronError("--server and --token (or --secret) are required (or --once to print one report)")
     if args.token and args.secret:
         raise HeronError("give --token or --secret, not both")
-    if args.interval <= 0:
+    if args.interval is not None and args.interval <= 0:
         raise HeronError(f"--interval must be positive, got {args.interval:g}")
     if args.backlog <= 0:
         raise HeronError(f"--backlog must be positive, got {args.backlog}")
@@ -140,13 +160,22 @@ def run_agent_command(args: argparse.Namespace) -> None:
         status.collect()
         import time
 
-        time.sleep(min(args.interval, 1.0))
+        time.sleep(min(args.interval or DEFAULT_INTERVAL_SECONDS, 1.0))
         print(json.dumps({"host": host_info(), "status": status.collect()}, indent=2))
         return
     _need_server(args)
+    from heron.agent.commands import CommandChannel
+    from heron.agent.options import AgentOptions
     from heron.agent.transport import AgentLink, Backlog
 
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s")
+    options = AgentOptions.build(
+        allow=args.allow,
+        files_roots=args.files_root,
+        interval_seconds=args.interval,
+        disabled_collectors=None,
+        config_path=args.config,
+    )
     collector = StatusCollector()
     runner: list[Any] = []
 
@@ -160,17 +189,31 @@ def run_agent_command(args: argparse.Namespace) -> None:
             runner.append(ProbeRunner(link.send))
         runner[0].assign(message)
 
+    collector.disabled = options.disabled_collectors
     link = AgentLink(
         server_url=args.server,
         token=args.secret or args.token,
         agent_id=agent_id_of(args.agent_id, args.state_file),
         name=args.name or socket.gethostname(),
-        interval_seconds=args.interval,
+        interval_seconds=options.interval_seconds,
         collect_host=host_info,
         collect_status=collector.collect,
         backlog=Backlog(limit=args.backlog),
         handlers={"probes": run_probes},
+        channel=CommandChannel(options),
     )
+
+    def changed(new: AgentOptions) -> None:
+        link.interval_seconds = new.interval_seconds
+        collector.disabled = new.disabled_collectors
+
+    options.on_change = changed
+    if options.allow:
+        logging.getLogger("heron.agent").warning(
+            "the server may use on this host: %s (files under %s)",
+            ", ".join(sorted(options.allow)),
+            ", ".join(str(r) for r in options.files_roots),
+        )
     # systemd stops the agent with SIGTERM: close the WebSocket properly instead of dying mid-frame.
     signal.signal(signal.SIGTERM, lambda _signum, _frame: link.stop())
     link.run()

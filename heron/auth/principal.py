@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import hmac
 import secrets
 from dataclasses import dataclass
@@ -152,13 +153,13 @@ class Authenticator:
         return Unauthorized(message)
 
     def _token(self, p: Presented, secret: str) -> Principal:
-        found = self.tokens.resolve(secret)
+        found = self.tokens.resolve_scoped(secret)
         principal = self.users.principal_of(found[0], via="token") if found else None
-        if principal is None:
+        if principal is None or found is None:
             raise self._fail(
                 p, BlockReason.BRUTE_FORCE_TOKEN, BLOCK_ID_TOKEN, "the token is not valid (unknown, revoked or expired)"
             )
-        return principal
+        return dataclasses.replace(principal, scopes=found[2]) if found[2] is not None else principal
 
     def _apikey(self, p: Presented, key: str) -> Principal:
         found = self.apikeys.resolve(key)

@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Select, func, select
 
+from heron.auth.scopes import MAX_SCOPES, invalid_scopes
 from heron.auth.users import aware
 from heron.core.errors import BadRequest, NotFound
 from heron.meta.db import MetaStore
@@ -58,6 +59,15 @@ class TokenInfo:
     created_at: datetime
     expires_at: datetime | None
     last_used_at: datetime | None
+    #: Scopes in Nezha's vocabulary (:mod:`heron.auth.scopes`); None: all of the owner's rights.
+    scopes: tuple[str, ...] | None = None
+
+
+def scopes_of(stored: str | None) -> tuple[str, ...] | None:
+    """The scopes kept in a token's ``scopes`` column (comma-separated; NULL means unrestricted)."""
+    if stored is None:
+        return None
+    return tuple(s for s in (p.strip() for p in stored.split(",")) if s)
 
 
 def _info(token: ApiToken, username: str) -> TokenInfo:
@@ -70,6 +80,7 @@ def _info(token: ApiToken, username: str) -> TokenInfo:
         created_at=aware(token.created_at),
         expires_at=aware(token.expires_at) if token.expires_at else None,
         last_used_at=aware(token.last_used_at) if token.last_used_at else None,
+        scopes=scopes_of(token.scopes),
     )
 
 
@@ -79,8 +90,18 @@ class TokenStore:
     def __init__(self, meta: MetaStore) -> None:
         self._meta = meta
 
-    def create(self, user_id: int, note: str, *, expires_at: datetime | None = None) -> tuple[TokenInfo, str]:
-        """A new token for ``user_id``; the secret is returned here and never again."""
+    def create(
+        self,
+        user_id: int,
+        note: str,
+        *,
+        expires_at: datetime | None = None,
+        scopes: list[str] | tuple[str, ...] | None = None,
+    ) -> tuple[TokenInfo, str]:
+        """A new token for ``user_id``; the secret is returned here and never again.
+
+        ``scopes`` limits the token (see :mod:`heron.auth.scopes`); None leaves it with all of its owner's rights.
+        """
         if len(note) > MAX_NOTE_CHARS:
             raise BadRequest(f"a note may have at most {MAX_NOTE_CHARS} characters")
         if expires_at is not None:
@@ -92,12 +113,27 @@ class TokenStore:
             user = s.get(User, user_id)
             if user is None:
                 raise NotFound(f"user {user_id} does not exist")
+            stored = None
+            if scopes is not None:
+                wanted = list(dict.fromkeys(scopes))
+                if not wanted or len(wanted) > MAX_SCOPES:
+                    raise BadRequest(
+                        f"scopes: give 1 to {MAX_SCOPES} scopes, or leave scopes out for an unrestricted token"
+                    )
+                bad = invalid_scopes(wanted, is_admin=user.role == "admin")
+                if bad:
+                    raise BadRequest(
+                        f"scopes: {bad[0]!r} is not a scope this user's token may carry; "
+                        "expected nezha:<resource>:<read|write|delete|exec|*> (see docs/operations.md)"
+                    )
+                stored = ",".join(wanted)
             token = ApiToken(
                 user_id=user_id,
                 note=note,
                 secret_hash=hash_secret(secret),
                 hint=secret[:HINT_CHARS],
                 expires_at=expires_at,
+                scopes=stored,
             )
             s.add(token)
             s.flush()
@@ -137,6 +173,11 @@ class TokenStore:
 
     def resolve(self, secret: str) -> tuple[int, int] | None:
         """(user id, token id) for a valid, unexpired token, or None."""
+        found = self.resolve_scoped(secret)
+        return (found[0], found[1]) if found is not None else None
+
+    def resolve_scoped(self, secret: str) -> tuple[int, int, tuple[str, ...] | None] | None:
+        """(user id, token id, scopes) for a valid, unexpired token, or None."""
         now = datetime.now(UTC)
         with self._meta.session() as s:
             token = s.scalar(select(ApiToken).where(ApiToken.secret_hash == hash_secret(secret)))
@@ -146,4 +187,4 @@ class TokenStore:
                 return None
             if token.last_used_at is None or now - aware(token.last_used_at) > LAST_USED_RESOLUTION:
                 token.last_used_at = now
-            return token.user_id, token.id
+            return token.user_id, token.id, scopes_of(token.scopes)

@@ -43,7 +43,8 @@ class Principal:
     """Who is asking, as request handlers see it: a user, an agent, or a guest.
 
     ``via`` names the credential that proved it (``password``, ``jwt``, ``cookie``, ``token``,
-    ``apikey``, ``agent`` or ``none`` for a guest); ``session_id`` is the login session of a JWT.
+    ``apikey``, ``agent`` or ``none`` for a guest); ``session_id`` is the login session of a JWT;
+    ``scopes`` limit a scoped token to less than its owner may do.
     """
 
     user_id: int
@@ -51,6 +52,8 @@ class Principal:
     role: str
     via: str = "password"
     session_id: int | None = None
+    #: A scoped token's scopes (:mod:`heron.auth.scopes`); None for every other credential.
+    scopes: tuple[str, ...] | None = None
 
     @property
     def is_admin(self) -> bool:

@@ -114,6 +114,8 @@ class ApiToken(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    #: Comma-separated scopes (heron.auth.scopes); NULL: the owner's full rights (tokens made before scopes).
+    scopes: Mapped[str | None] = mapped_column(String(2048), nullable=True)
 
 
 class ApiKey(Base):
@@ -271,3 +273,7 @@ class StatusPageItem(Base):
     kind: Mapped[str] = mapped_column(String(16), primary_key=True)
     ref_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     position: Mapped[int] = mapped_column(Integer, default=0)
+
+
+# The remote-operations tables share this base; importing them here registers them with it.
+from heron.meta import ops_models as _ops_models  # noqa: E402,F401

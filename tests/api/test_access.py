@@ -20,6 +20,7 @@ from heron.api.app import create_app
 from heron.api.docs import access_of, api_routes
 from heron.api.services import open_services
 from heron.api.web.assets import UI_SECTIONS
+from heron.auth.scopes import ADMIN, covers, required_scopes
 from heron.config import Settings
 from tests.cast import Cast, make_cast
 from tests.conftest import RunningServer, start_server
@@ -196,3 +197,54 @@ def test_force_auth_turns_guests_away_but_keeps_the_login_page(cast: Cast) -> No
     assert (
         httpx.patch(f"{cast.url}/api/v1/setting", json={"force_auth": True}, headers=cast.bob.bearer).status_code == 403
     )
+
+
+# -- the scope axis: a scoped token does no more than its scopes allow ---------------------------
+
+SCOPED_ROUTES = [(m, p) for m, p, a in ROUTES if (m, p) not in PUBLIC and a != "push" and m != "HEAD"]
+
+
+def _scoped_token(cast: Cast, scopes: list[str]) -> dict[str, str]:
+    r = httpx.post(f"{cast.url}/api/v1/token", json={"note": "scoped", "scopes": scopes}, headers=cast.alice.bearer)
+    assert r.status_code == 201, r.text
+    return {"Authorization": f"Bearer {r.json()['data']['token']}"}
+
+
+@pytest.fixture(scope="module")
+def ddns_reader(cast: Cast) -> dict[str, str]:
+    return _scoped_token(cast, ["nezha:ddns:read"])
+
+
+@pytest.mark.parametrize(("method", "path"), SCOPED_ROUTES, ids=[f"{m} {p}" for m, p in SCOPED_ROUTES])
+def test_a_scoped_token_is_refused_every_route_its_scopes_do_not_cover(
+    cast: Cast, ddns_reader: dict[str, str], method: str, path: str
+) -> None:
+    """An admin's token limited to ``nezha:ddns:read`` reads DDNS profiles and nothing else."""
+    needed = required_scopes(method, path)
+    needed = needed if needed is not None else (ADMIN,)
+    r = httpx.request(method, cast.url + _fill(path), headers=ddns_reader, timeout=30)
+    if all(covers(["nezha:ddns:read"], n) for n in needed):
+        assert r.status_code != 403, f"{method} {path}: {r.text[:200]}"
+    else:
+        assert r.status_code == 403, f"{method} {path} answered {r.status_code}: {r.text[:200]}"
+
+
+@pytest.mark.parametrize(("method", "path"), SCOPED_ROUTES, ids=[f"{m} {p}" for m, p in SCOPED_ROUTES])
+def test_a_token_with_the_scopes_a_route_needs_passes_the_scope_check(cast: Cast, method: str, path: str) -> None:
+    needed = required_scopes(method, path)
+    assert needed is not None, f"{method} {path} is not in heron.auth.scopes' table: name its scope there"
+    if not needed or needed == ("heron:unscoped-token-only",):
+        return
+    r = httpx.request(method, cast.url + _fill(path), headers=_scoped_token(cast, list(needed)), timeout=30)
+    assert "lacks the scope" not in r.text, f"{method} {path}: {r.text[:200]}"
+
+
+def test_scoped_tokens_cannot_mint_tokens_and_members_cannot_take_admin_scopes(cast: Cast) -> None:
+    scoped = _scoped_token(cast, ["nezha:server:*"])
+    r = httpx.post(f"{cast.url}/api/v1/token", json={"note": "escalate"}, headers=scoped)
+    assert r.status_code == 403 and "scoped token" in r.json()["error"]
+    r = httpx.post(f"{cast.url}/api/v1/token", json={"note": "x", "scopes": ["nezha:admin:*"]}, headers=cast.bob.bearer)
+    assert r.status_code == 400 and r.json()["error"].startswith("scopes:")
+    bogus = {"note": "x", "scopes": ["nezha:bogus:read"]}
+    r = httpx.post(f"{cast.url}/api/v1/token", json=bogus, headers=cast.bob.bearer)
+    assert r.status_code == 400

@@ -1,6 +1,7 @@
 """``/api/v1/token``: personal API tokens, shown once at creation, listed with their last use.
 
-Members see and delete their own tokens; admins see and delete everyone's.
+Members see and delete their own tokens; admins see and delete everyone's. A token may carry
+scopes in Nezha's vocabulary (:mod:`heron.auth.scopes`); a scoped token cannot use these routes.
 """
 
 from __future__ import annotations
@@ -24,6 +25,11 @@ router = APIRouter(tags=["heron"], dependencies=[Depends(current_user)])
 class TokenIn(BaseModel):
     note: str = Field("", max_length=255, description="what the token is for")
     expires_at: datetime | None = Field(None, description="when it stops working; never when absent")
+    scopes: list[str] | None = Field(
+        None,
+        max_length=64,
+        description="limit the token, e.g. ['nezha:server:read', 'nezha:cron:*']; absent: all of your rights",
+    )
 
 
 class TokenOut(BaseModel):
@@ -35,6 +41,7 @@ class TokenOut(BaseModel):
     created_at: datetime
     expires_at: datetime | None
     last_used_at: datetime | None
+    scopes: list[str] | None = Field(None, description="what the token may do; null: all of its owner's rights")
 
 
 class TokenCreated(TokenOut):
@@ -51,6 +58,7 @@ def token_out(info: TokenInfo) -> TokenOut:
         created_at=info.created_at,
         expires_at=info.expires_at,
         last_used_at=info.last_used_at,
+        scopes=list(info.scopes) if info.scopes is not None else None,
     )
 
 
@@ -74,7 +82,7 @@ def create_token(
     body: TokenIn, user: Principal = Depends(current_user), auth: Authenticator = Depends(authenticator)
 ) -> Ok[TokenCreated]:
     require(user, Action.CREATE, Resource("token"))
-    info, secret = auth.tokens.create(user.user_id, body.note, expires_at=body.expires_at)
+    info, secret = auth.tokens.create(user.user_id, body.note, expires_at=body.expires_at, scopes=body.scopes)
     return Ok[TokenCreated](data=TokenCreated(**token_out(info).model_dump(), token=secret))
 
 

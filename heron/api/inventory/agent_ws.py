@@ -26,13 +26,16 @@ import orjson
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from starlette.concurrency import run_in_threadpool
 
+from heron.api.ops.agent_hook import agent_connected, agent_disconnected
 from heron.api.services import Services
 from heron.auth.principal import Authenticator, Presented
+from heron.auth.scopes import covers
 from heron.auth.tokens import hash_secret
 from heron.auth.users import Principal
 from heron.core.errors import HeronError
 from heron.inventory.live import clean_host, clean_status
 from heron.inventory.registry import SERVER_SECRET_PREFIX
+from heron.ops.channel import AgentLink
 
 log = logging.getLogger(__name__)
 
@@ -62,8 +65,15 @@ class AgentSession:
 
     async def send(self, message: dict[str, Any]) -> None:
         """Send one JSON message; safe from any task (frames of two senders never interleave)."""
+        await self.send_raw(orjson.dumps(message).decode())
+
+    async def send_raw(self, message: str | bytes) -> None:
+        """Send one text or binary frame as it is (the command channel's), under the same lock."""
         async with self._send_lock:
-            await self.websocket.send_text(orjson.dumps(message).decode())
+            if isinstance(message, bytes):
+                await self.websocket.send_bytes(message)
+            else:
+                await self.websocket.send_text(message)
 
 
 class SessionListener(Protocol):
@@ -88,15 +98,24 @@ def _message(text: str, *expected: str) -> dict[str, Any]:
     return msg
 
 
-async def _receive_text(websocket: WebSocket) -> str:
-    """The next text frame; binary frames are a protocol error, not a crash (``receive_text`` would raise KeyError)."""
+async def _receive(websocket: WebSocket) -> str | bytes:
+    """The next frame's text, or bytes for a binary frame (``receive_text`` would raise KeyError on those)."""
     message = await websocket.receive()
     if message["type"] == "websocket.disconnect":
         raise WebSocketDisconnect(message.get("code", 1000))
     text = message.get("text")
-    if not isinstance(text, str):
+    if isinstance(text, str):
+        return text
+    data = message.get("bytes")
+    return data if isinstance(data, bytes) else b""
+
+
+async def _receive_text(websocket: WebSocket) -> str:
+    """The next text frame; a binary frame is a protocol error, not a crash."""
+    message = await _receive(websocket)
+    if not isinstance(message, str):
         raise BadMessage("messages must be JSON in text frames")
-    return text
+    return message
 
 
 def _server_secret_hash(websocket: WebSocket) -> str | None:
@@ -118,6 +137,8 @@ async def _principal(websocket: WebSocket) -> Principal | None:
         user_agent=websocket.headers.get("user-agent", ""),
     )
     principal = await run_in_threadpool(auth.resolve, presented)
+    if principal is not None and principal.scopes is not None and not covers(principal.scopes, "nezha:server:write"):
+        return None  # a scoped token enrols servers only with nezha:server:write
     return principal if principal is not None and principal.is_user else None
 
 
@@ -145,6 +166,7 @@ async def agent_socket(websocket: WebSocket) -> None:
     await websocket.accept()
     server_id: int | None = None
     session: AgentSession | None = None
+    link: AgentLink | None = None
     try:
         hello = _message(await asyncio.wait_for(_receive_text(websocket), HELLO_TIMEOUT_SECONDS), "host")
         agent_id = str(hello.get("agent_id") or "").strip()[:MAX_AGENT_ID_CHARS]
@@ -175,8 +197,15 @@ async def agent_socket(websocket: WebSocket) -> None:
         log.info("agent connected", extra={"server_id": info.id, "server": info.name, "user": who})
         for listener in SESSION_LISTENERS:
             await listener.opened(session)
+        # Remote operations: the agent's command channel takes its own messages first.
+        link = agent_connected(websocket, info.id, hello, host, send=session.send_raw)
         while True:
-            msg = _message(await _receive_text(websocket), "status", *MESSAGE_HANDLERS)
+            message = await _receive(websocket)
+            if link is not None and link.feed(message):
+                continue
+            if not isinstance(message, str):
+                raise BadMessage("messages must be JSON in text frames")
+            msg = _message(message, "status", *MESSAGE_HANDLERS)
             if msg["type"] != "status":
                 await MESSAGE_HANDLERS[msg["type"]](session, msg)
                 await _ack(session, msg)
@@ -202,6 +231,7 @@ async def agent_socket(websocket: WebSocket) -> None:
         if session is not None:
             for listener in SESSION_LISTENERS:
                 listener.closed(session)
+        agent_disconnected(websocket, link)
         if server_id is not None:
             svc.live.disconnected(server_id)
             log.info("agent disconnected", extra={"server_id": server_id})

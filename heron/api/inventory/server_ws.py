@@ -34,8 +34,9 @@ from starlette.concurrency import run_in_threadpool
 from heron.api.inventory.server_list import STREAM_KEYS as STREAM_KEYS
 from heron.api.inventory.server_list import ServerListing
 from heron.auth.principal import SESSION_COOKIE, Authenticator, Presented
+from heron.auth.scopes import missing_scopes
 from heron.auth.users import GUEST, Principal
-from heron.core.errors import HeronError, Unauthorized
+from heron.core.errors import Forbidden, HeronError, Unauthorized
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +92,8 @@ async def _principal(websocket: WebSocket) -> Principal:
     )
     principal = await run_in_threadpool(auth.resolve, presented)
     if principal is not None:
+        if missing_scopes(principal.scopes, "GET", "/api/v1/ws/server"):
+            raise Forbidden("the token lacks the scope nezha:inventory:read that /api/v1/ws/server needs")
         return principal
     if auth.site.get().force_auth:
         raise Unauthorized("authentication required: this site does not allow guests (force_auth)")

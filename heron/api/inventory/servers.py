@@ -28,6 +28,7 @@ from starlette.concurrency import run_in_threadpool
 
 from heron.api.deps import current_principal, current_user, require_admin, services
 from heron.api.inventory.server_list import ServerListing, server_resource
+from heron.api.ops.state import ops_state
 from heron.api.schemas import MAX_ID, ObjectId
 from heron.api.services import Services
 from heron.auth.permissions import visible
@@ -150,6 +151,16 @@ class ServerForm(BaseModel):
     display_index: int | None = Field(None, ge=-MAX_ID, le=MAX_ID, description="higher first")
     hide_for_guest: bool | None = None
     server_groups: Ids | None = Field(None, max_length=MAX_BATCH, description="ids of the groups it belongs to")
+    # DDNS (remote operations): kept by heron.ops.ddns, not in the servers table.
+    enable_ddns: bool | None = Field(None, description="update DNS records when the address changes")
+    ddns_profiles: Ids | None = Field(None, max_length=100, description="ids of the DDNS profiles it uses")
+    override_ddns_domains: dict[str, list[Annotated[str, Field(max_length=253)]]] | None = Field(
+        None, description="per profile id, domains used instead of the profile's"
+    )
+
+
+#: ServerForm fields that belong to DDNS rather than to the server record.
+DDNS_FIELDS = {"enable_ddns", "ddns_profiles", "override_ddns_domains"}
 
 
 class BatchMoveForm(BaseModel):
@@ -179,7 +190,7 @@ async def create_server(
 ) -> dict[str, Any]:
     """The caller owns the new server; ``heron agent --secret <secret>`` then reports as it."""
     secret = new_server_secret()
-    changes = ServerChanges(**body.model_dump())
+    changes = ServerChanges(**body.model_dump(exclude=DDNS_FIELDS))
     info = await run_in_threadpool(Inventory(svc.meta).create_server, user, changes, secret_hash=hash_secret(secret))
     return _with_secret(svc, info, secret)
 
@@ -202,15 +213,20 @@ async def replace_server_secret(
 async def update_server(
     server_id: ObjectId,
     body: ServerForm,
+    request: Request,
     svc: Services = Depends(services),
     user: Principal = Depends(current_user),
 ) -> dict[str, Any]:
-    changes = ServerChanges(**body.model_dump())
+    changes = ServerChanges(**body.model_dump(exclude=DDNS_FIELDS))
     old_name, info = await run_in_threadpool(Inventory(svc.meta).update_server, user, server_id, changes)
     if info.name != old_name:
         svc.live.rename(info.id, info.name)
         svc.hosts.discard([old_name])
-    return {"success": True, "data": v1_server(current_view(svc, info), show_note=True)}
+    data = v1_server(current_view(svc, info), show_note=True)
+    ddns = body.model_dump(include=DDNS_FIELDS, exclude_none=True)
+    if ddns:
+        data.update(await run_in_threadpool(ops_state(request).ddns.link_server, user, server_id, ddns))
+    return {"success": True, "data": data}
 
 
 @managed.post("/api/v1/batch-delete/server", summary="Delete servers (body: a list of ids), owner or admin")
