@@ -57,6 +57,23 @@ async def _retention_loop(svc: Services) -> None:
                 log.info("expired rows deleted", extra={"tenant": info.tenant, "database": info.name, "rows": deleted})
 
 
+# -- storage engine maintenance (issue 17) --------------------------------------------------
+
+#: How often the compaction loop looks for settled windows when none was due.
+COMPACTION_POLL_SECONDS = 1.0
+
+
+async def _compaction_loop(svc: Services) -> None:
+    """Compact settled windows one step at a time (each on the applier thread, between flushes)."""
+    while True:
+        await asyncio.sleep(COMPACTION_POLL_SECONDS)
+        while (started := svc.writer.compact_next()) is not None:
+            try:
+                await asyncio.wrap_future(started)
+            except Exception:  # noqa: BLE001 - the compactor logged and counted it; tried again later
+                break
+
+
 async def _host_flush_loop(svc: Services) -> None:
     """Write buffered host sightings about once a second (never a metadata write per point)."""
     while True:
@@ -101,6 +118,7 @@ def create_app(svc: Services) -> FastAPI:
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         tasks = [
             asyncio.create_task(_retention_loop(svc)),
+            asyncio.create_task(_compaction_loop(svc)),  # storage engine (issue 17)
             asyncio.create_task(_host_flush_loop(svc)),
             asyncio.create_task(_live_loop(svc)),
             asyncio.create_task(listing.keep_fresh()),
