@@ -29,7 +29,6 @@ from heron.api.services import Services
 from heron.auth.principal import Authenticator
 from heron.auth.ratelimit import WafPolicy
 from heron.tsdb.names import schema_for
-from heron.tsdb.retention import expire
 
 log = logging.getLogger(__name__)
 
@@ -47,14 +46,20 @@ async def _retention_loop(svc: Services) -> None:
                 continue
             schema = schema_for(info.tenant, info.name)
             try:
-                deleted = await asyncio.wrap_future(
-                    svc.writer.call(partial(expire, schema=schema, ttl_seconds=info.ttl_seconds))
-                )
+                expired = await asyncio.wrap_future(svc.writer.expire(schema, ttl_seconds=info.ttl_seconds))
             except Exception:
                 log.exception("retention failed", extra={"tenant": info.tenant, "database": info.name})
                 continue
-            if deleted:
-                log.info("expired rows deleted", extra={"tenant": info.tenant, "database": info.name, "rows": deleted})
+            if expired.rows:
+                log.info(
+                    "expired rows deleted",
+                    extra={
+                        "tenant": info.tenant,
+                        "database": info.name,
+                        "rows": expired.rows,
+                        "series": expired.series,
+                    },
+                )
 
 
 # -- storage engine maintenance (issue 17) --------------------------------------------------

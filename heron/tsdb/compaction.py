@@ -178,6 +178,13 @@ class Compactor:
             self._split = [s for s in self._split if s.schema != schema]
             self.counters.windows_waiting = self._count()
 
+    def forget_table(self, schema: str, table: str) -> None:
+        """A table was dropped: its windows are no longer waiting."""
+        with self._lock:
+            self._dirty.pop((schema, table), None)
+            self._split = [s for s in self._split if (s.schema, s.table) != (schema, table)]
+            self.counters.windows_waiting = self._count()
+
     # -- handing out steps -----------------------------------------------------------------
 
     def due(self, *, now: float | None = None, everything: bool = False) -> Step | None:

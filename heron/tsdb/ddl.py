@@ -6,6 +6,7 @@
         [WITH TTL 'duration' [SHARD n] [VNODE_DURATION 'd'] [REPLICA n] [PRECISION 'p']]
     ALTER DATABASE name SET TTL 'duration'
     DROP DATABASE [IF EXISTS] name
+    DROP TABLE [IF EXISTS] name
     SHOW DATABASES
     SHOW TABLES
     DESCRIBE TABLE name        (also DESC)
@@ -35,6 +36,7 @@ _PATTERNS = {
     ),
     "alter": re.compile(rf"^ALTER\s+DATABASE\s+{_name(1)}\s+SET\s+TTL\s+'(?P<ttl>[^']*)'$", re.I | re.S),
     "drop": re.compile(rf"^DROP\s+DATABASE\s+(?P<ie>IF\s+EXISTS\s+)?{_name(1)}$", re.I | re.S),
+    "drop_table": re.compile(rf"^DROP\s+TABLE\s+(?P<ie>IF\s+EXISTS\s+)?{_name(1)}$", re.I | re.S),
     "show_databases": re.compile(r"^SHOW\s+DATABASES$", re.I),
     "show_tables": re.compile(r"^SHOW\s+TABLES$", re.I),
     "describe_table": re.compile(rf"^DESC(?:RIBE)?\s+TABLE\s+{_name(1)}$", re.I | re.S),

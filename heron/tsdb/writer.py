@@ -39,7 +39,9 @@ from heron.tsdb.backlog import Key
 from heron.tsdb.compaction import Compactor, StepReport
 from heron.tsdb.flusher import Flusher, Task
 from heron.tsdb.quarantine import Quarantine
+from heron.tsdb.retention import Expired, drop_table, expire
 from heron.tsdb.staging import SQL_TYPES, TYPE_WORDS, Plan, StoreView, WriteRequest, WriteResult
+from heron.tsdb.store import drop_schema
 from heron.tsdb.wal import WalRecord, WriteAheadLog
 
 __all__ = ["SQL_TYPES", "TYPE_WORDS", "WriteResult", "Writer"]
@@ -168,6 +170,32 @@ class Writer:
         if step is None:
             return None
         return self.maintain(lambda con: self.compactor.run(con, step))
+
+    def expire(self, schema: str, *, ttl_seconds: int) -> Future[Expired]:
+        """Delete rows of ``schema`` older than the TTL, and series left without samples."""
+        return self.call(
+            lambda con: expire(con, schema, ttl_seconds=ttl_seconds, registry=self._view.registries.get(schema))
+        )
+
+    def drop_table(self, schema: str, name: str) -> Future[bool]:
+        """Drop a table or metric of ``schema`` with everything it had; False if none."""
+
+        def run(con: duckdb.DuckDBPyConnection) -> bool:
+            dropped = drop_table(con, schema, name, registry=self._view.registries.get(schema))
+            if dropped:
+                self.compactor.forget_table(schema, name.lower())
+            return dropped
+
+        return self.call(run)
+
+    def drop_schema(self, schema: str) -> Future[None]:
+        """Drop a database's schema; its compaction state goes with it."""
+
+        def run(con: duckdb.DuckDBPyConnection) -> None:
+            drop_schema(con, schema)
+            self.compactor.forget_schema(schema)
+
+        return self.call(run)
 
     def sync(self) -> Future[None]:
         """Resolve once everything acknowledged so far is in DuckDB (read-your-writes)."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 import itertools
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 
 import duckdb
 import pyarrow as pa
@@ -140,7 +139,7 @@ def test_metric_samples_are_sorted_by_metric_series_and_time(store: tuple[duckdb
         f"SELECT epoch_ns(time) // {WINDOW_NS}, {ms.METRIC_ID}, {ms.SERIES_ID}, epoch_ns(time)"
         f" FROM {samples} ORDER BY rowid",
     )
-    assert _rows(con, f'SELECT count(*) FROM "{SCHEMA}".m_load0 WHERE host = \'a\'') == [(15,)]
+    assert _rows(con, f"SELECT count(*) FROM \"{SCHEMA}\".m_load0 WHERE host = 'a'") == [(15,)]
 
 
 def test_a_window_larger_than_a_step_is_split_in_time(store: tuple[duckdb.DuckDBPyConnection, Writer]) -> None:
