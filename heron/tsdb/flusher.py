@@ -136,6 +136,7 @@ class Flusher:
             self.collect(wait=True)
             if self._job is not None:
                 return
+        # ``applying`` is set before ``pending`` is emptied (see Writer.caught_up).
         self._view.applying, self._job_seq = backlog, self._wal.last_seq
         self._view.pending = Backlog()
         self._wal.rotate()
@@ -151,9 +152,9 @@ class Flusher:
         result = self._result
         if isinstance(job, Task):
             return  # the task's future has its answer already
-        self._view.applying = None
         if isinstance(result, Outcome):
             self._applied(result)
+            self._view.applying = None
             try:
                 self._wal.drop_through(self._job_seq)
             except OSError as exc:
@@ -164,8 +165,11 @@ class Flusher:
         self._failed(result)
         self._view.load_catalog(self._con)
         # Back in front of what was logged since, in log order; retried after a backoff.
+        # ``applying`` is cleared only once ``pending`` holds the backlog again, so a reader
+        # asking whether anything waits (Writer.caught_up) never finds neither.
         job.extend(self._view.pending)
         self._view.pending = job
+        self._view.applying = None
 
     def flush(self) -> bool:
         """Apply every acknowledged record to DuckDB now, in the writer thread (after the

@@ -117,6 +117,11 @@ class StoreView:
         """Lower-case names of the committed tables of ``schema`` (a snapshot; see Writer)."""
         return self._table_names.get(schema, frozenset())
 
+    def caught_up(self) -> bool:
+        """Whether DuckDB holds everything logged (read from any thread; see Writer.caught_up)."""
+        applying = self.applying
+        return applying is None and not self.pending.has_work()
+
     def in_flight_rows(self) -> int:
         """Rows logged and not yet in DuckDB."""
         return self.pending.rows + (self.applying.rows if self.applying is not None else 0)

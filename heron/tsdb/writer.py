@@ -197,6 +197,17 @@ class Writer:
 
         return self.call(run)
 
+    def caught_up(self) -> bool:
+        """True when every acknowledged write is in DuckDB already, so a reader need not
+        wait for :meth:`sync` (a hop through the writer thread).
+
+        Read without a lock from any thread: a write is in the pending backlog before its
+        future resolves, the backlog moves to ``applying`` before ``pending`` is emptied,
+        and ``applying`` is cleared only after DuckDB committed it (or after it is back in
+        ``pending``), so a write acknowledged before this call is never missed.
+        """
+        return self._view.caught_up()
+
     def sync(self) -> Future[None]:
         """Resolve once everything acknowledged so far is in DuckDB (read-your-writes)."""
         future: Future[None] = Future()
