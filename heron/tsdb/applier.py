@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import duckdb
@@ -28,6 +29,9 @@ from heron.tsdb.wal import WalRecord
 log = logging.getLogger(__name__)
 
 Catalog = dict[str, dict[str, Table]]
+#: Called inside the transaction that applies a backlog, before it commits (compaction
+#: records there which windows the backlog makes wait, see :mod:`heron.tsdb.compaction`).
+BeforeCommit = Callable[[duckdb.DuckDBPyConnection, Backlog], None]
 
 #: DuckDB errors that say something about the machine or the database file rather than about
 #: the rows being applied: retrying later may work, and setting rows aside would not help.
@@ -60,6 +64,7 @@ def apply_or_isolate(
     registries: dict[str, ms.Registry],
     applied_seq: int,
     quarantine: Quarantine,
+    before_commit: BeforeCommit | None = None,
 ) -> Outcome:
     """Apply ``backlog``; if DuckDB refuses part of it, quarantine that part and apply the rest.
 
@@ -68,7 +73,9 @@ def apply_or_isolate(
     retries later with everything.
     """
     try:
-        apply_backlog(con, backlog, catalog=catalog, registries=registries, applied_seq=applied_seq)
+        apply_backlog(
+            con, backlog, catalog=catalog, registries=registries, applied_seq=applied_seq, before_commit=before_commit
+        )
         return Outcome(backlog)
     except Exception as exc:
         rollback(con)
@@ -92,7 +99,9 @@ def apply_or_isolate(
         quarantine.put(unit.logged(), reason)
     applied = joined(good)
     if applied.has_work():
-        apply_backlog(con, applied, catalog=catalog, registries=registries, applied_seq=applied_seq)
+        apply_backlog(
+            con, applied, catalog=catalog, registries=registries, applied_seq=applied_seq, before_commit=before_commit
+        )
     else:
         con.execute("BEGIN TRANSACTION")
         write_applied_seq(con, applied_seq)
@@ -132,10 +141,13 @@ def apply_backlog(
     catalog: Catalog,
     registries: dict[str, ms.Registry],
     applied_seq: int,
+    before_commit: BeforeCommit | None = None,
 ) -> None:
     """All of ``backlog`` and the applied sequence number, in one transaction."""
     con.execute("BEGIN TRANSACTION")
     apply_statements(con, backlog, catalog=catalog, registries=registries)
+    if before_commit is not None:
+        before_commit(con, backlog)
     write_applied_seq(con, applied_seq)
     con.execute("COMMIT")
 

@@ -42,7 +42,8 @@ import pyarrow as pa
 
 from heron.tsdb import metrics as ms
 from heron.tsdb.backlog import Backlog
-from heron.tsdb.names import qualified, quote_ident
+from heron.tsdb.names import MACRO_SCHEMA, qualified, quote_ident
+from heron.tsdb.rollups import ROLLUP_PREFIX, RollupRule, is_rollup, roll_up
 from heron.tsdb.store import describe_table
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,9 @@ log = logging.getLogger(__name__)
 NS_PER_SECOND = 1_000_000_000
 #: Tag names that usually name a host: they lead the sort, so one host's rows are together.
 HOST_TAGS = ("ident", "host", "hostname", "instance", "agent_hostname")
+#: Windows waiting for compaction (and their rollups), kept in the same transactions as the
+#: rows that made them wait, so a crash forgets none.
+PENDING_TABLE = f"{MACRO_SCHEMA}.heron_compaction_pending"
 #: A window spanning more windows than this in one apply is looked at row by row
 #: (``np.unique``); fewer are marked as a range without that cost.
 _RANGE_MARK_LIMIT = 64
@@ -73,6 +77,7 @@ class StepReport:
     rows: int
     seconds: float
     split: tuple[Step, ...] = ()
+    created_tables: bool = False  # a rollup table was created or widened
 
 
 @dataclass(slots=True)
@@ -132,26 +137,92 @@ class Compactor:
         self.max_step_rows = max_step_rows
         self.enabled = enabled
         self.counters = CompactionCounters()
+        #: Rollup tiers by schema (see :mod:`heron.tsdb.rollups`).
+        self.rollups: dict[str, tuple[RollupRule, ...]] = {}
         self._lock = threading.Lock()
         self._dirty: dict[tuple[str, str], _Dirty] = {}
         self._split: list[Step] = []  # halves of windows too large for one step, due now
 
     # -- learning what changed -------------------------------------------------------------
 
-    def note_applied(self, backlog: Backlog) -> None:
-        """Mark the windows that ``backlog`` (just applied) wrote to."""
-        if not self.enabled:
-            return
-        now = time.monotonic()
+    def set_rollups(self, schema: str, rules: tuple[RollupRule, ...]) -> None:
+        """The rollup tiers of one database (see :mod:`heron.tsdb.rollups`)."""
+        with self._lock:
+            if rules:
+                self.rollups[schema] = rules
+            else:
+                self.rollups.pop(schema, None)
+
+    def _touched(self, backlog: Backlog) -> list[tuple[tuple[str, str], list[int]]]:
+        """The windows each table of ``backlog`` has rows in."""
         marks: list[tuple[tuple[str, str], list[int]]] = []
         for (schema, key), logged in backlog.records.items():
-            if key in (ms.SERIES, ms.METRICS):
+            if key in (ms.SERIES, ms.METRICS) or is_rollup(key):
                 continue
             windows: set[int] = set()
             for _, record in logged:
                 windows.update(self._windows_of(record.data))
             if windows:
                 marks.append(((schema, key), sorted(windows)))
+        return marks
+
+    def persist_marks(self, con: duckdb.DuckDBPyConnection, backlog: Backlog) -> None:
+        """Record the windows ``backlog`` makes wait, inside the transaction that applies it
+        (on the applier thread); windows already waiting are recorded already."""
+        if not self.enabled:
+            return
+        marks = self._touched(backlog)
+        with self._lock:
+            new = [
+                Step(schema, key, w * self.window_ns, (w + 1) * self.window_ns)
+                for (schema, key), windows in marks
+                for w in windows
+                if w not in self._dirty.get((schema, key), _Dirty()).windows
+            ]
+        _persist(con, new)
+
+    def load_pending(self, con: duckdb.DuckDBPyConnection) -> None:
+        """At start: the windows that were waiting when Heron stopped (or crashed).
+
+        A mark of another window size (the setting changed) or of a half window is replaced
+        by the marks of the windows of today's size that cover it.
+        """
+        if not self.enabled:
+            return
+        rows = con.execute(f"SELECT DISTINCT schema_name, table_name, lo_ns, hi_ns FROM {PENDING_TABLE}").fetchall()
+        now = time.monotonic()
+        odd: list[tuple[str, str, int, int]] = []
+        with self._lock:
+            for schema, table, lo, hi in rows:
+                first, last = int(lo) // self.window_ns, (int(hi) - 1) // self.window_ns
+                if (int(lo), int(hi)) != (first * self.window_ns, (first + 1) * self.window_ns):
+                    odd.append((schema, table, int(lo), int(hi)))
+                dirty = self._dirty.setdefault((schema, table), _Dirty())
+                for window in range(first, last + 1):
+                    dirty.windows[window] = now
+            self.counters.windows_waiting = self._count()
+            grid = [
+                Step(s, t, w * self.window_ns, (w + 1) * self.window_ns)
+                for (s, t), d in self._dirty.items()
+                if any((s, t) == (o[0], o[1]) for o in odd)
+                for w in d.windows
+            ]
+        if odd:
+            con.execute("BEGIN TRANSACTION")
+            for schema, table, lo, hi in odd:
+                con.execute(
+                    f"DELETE FROM {PENDING_TABLE} WHERE schema_name = ? AND table_name = ? AND lo_ns = ? AND hi_ns = ?",
+                    [schema, table, lo, hi],
+                )
+            _persist(con, grid)
+            con.execute("COMMIT")
+
+    def note_applied(self, backlog: Backlog) -> None:
+        """Mark the windows that ``backlog`` (just applied) wrote to."""
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        marks = self._touched(backlog)
         if not marks:
             return
         with self._lock:
@@ -173,6 +244,7 @@ class Compactor:
     def forget_schema(self, schema: str) -> None:
         """A database was dropped: nothing of it is left to compact."""
         with self._lock:
+            self.rollups.pop(schema, None)
             for target in [t for t in self._dirty if t[0] == schema]:
                 del self._dirty[target]
             self._split = [s for s in self._split if s.schema != schema]
@@ -262,7 +334,7 @@ class Compactor:
         """Do ``step`` on the write connection (the caller owns it for the duration) and
         count it; a failed step is left as it was, marked to be tried again, and raised."""
         try:
-            report = compact_window(con, step, max_rows=self.max_step_rows)
+            report = compact_window(con, step, max_rows=self.max_step_rows, rules=self.rollups.get(step.schema, ()))
         except Exception as exc:
             self.failed(step, exc)
             raise
@@ -302,37 +374,75 @@ def sort_columns(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> lis
     return [*hosts, *rest, "time"]
 
 
-def compact_window(con: duckdb.DuckDBPyConnection, step: Step, *, max_rows: int) -> StepReport:
-    """Rewrite the rows of one window sorted by series and time, in one transaction."""
+def compact_window(
+    con: duckdb.DuckDBPyConnection, step: Step, *, max_rows: int, rules: tuple[RollupRule, ...] = ()
+) -> StepReport:
+    """Rewrite the rows of one window sorted by series and time, recompute its rollups, and
+    clear its persisted mark, in one transaction (see the module docstring).
+
+    A window of more than ``max_rows`` rows is not rewritten: its mark is replaced by marks
+    of its two halves (in the same transaction), which are returned as steps to do.
+    """
     started = time.perf_counter()
     target = qualified(step.schema, step.table)
     where = f"time >= make_timestamp_ns({step.lo_ns}) AND time < make_timestamp_ns({step.hi_ns})"
+    rows = 0
+    halves: tuple[Step, ...] = ()
+    created = False
     con.execute("BEGIN TRANSACTION")
     try:
-        if not _table_exists(con, step.schema, step.table):
-            con.execute("ROLLBACK")
-            return StepReport(step, 0, time.perf_counter() - started)
-        row = con.execute(f"SELECT count(*), max(rowid) FROM {target} WHERE {where}").fetchone()
-        rows = int(row[0]) if row else 0
-        if rows <= 1:
-            con.execute("ROLLBACK")
-            return StepReport(step, 0, time.perf_counter() - started)
+        if _table_exists(con, step.schema, step.table):
+            row = con.execute(f"SELECT count(*) FROM {target} WHERE {where}").fetchone()
+            rows = int(row[0]) if row else 0
         if rows > max_rows and step.hi_ns - step.lo_ns > NS_PER_SECOND:
-            con.execute("ROLLBACK")
             mid = step.lo_ns + (step.hi_ns - step.lo_ns) // 2
             halves = (Step(step.schema, step.table, step.lo_ns, mid), Step(step.schema, step.table, mid, step.hi_ns))
-            return StepReport(step, 0, time.perf_counter() - started, split=halves)
-        top = con.execute(f"SELECT max(rowid) FROM {target}").fetchone()
-        last_rowid = int(top[0]) if top and top[0] is not None else -1
-        order = ", ".join(quote_ident(c) for c in sort_columns(con, step.schema, step.table))
-        con.execute(f"INSERT INTO {target} SELECT * FROM {target} WHERE {where} ORDER BY {order}")
-        con.execute(f"DELETE FROM {target} WHERE {where} AND rowid <= {last_rowid}")
+            _persist(con, list(halves))
+            rows = 0
+        elif rows > 1:
+            top = con.execute(f"SELECT max(rowid) FROM {target}").fetchone()
+            last_rowid = int(top[0]) if top and top[0] is not None else -1
+            order = ", ".join(quote_ident(c) for c in sort_columns(con, step.schema, step.table))
+            con.execute(f"INSERT INTO {target} SELECT * FROM {target} WHERE {where} ORDER BY {order}")
+            con.execute(f"DELETE FROM {target} WHERE {where} AND rowid <= {last_rowid}")
+        if rows and rules:
+            before = _rollup_tables(con, step.schema)
+            roll_up(con, step.schema, step.table, rules, step.lo_ns, step.hi_ns)
+            created = _rollup_tables(con, step.schema) != before
+        con.execute(
+            f"DELETE FROM {PENDING_TABLE} WHERE schema_name = ? AND table_name = ? AND lo_ns = ? AND hi_ns = ?",
+            [step.schema, step.table, step.lo_ns, step.hi_ns],
+        )
         con.execute("COMMIT")
     except BaseException:
         with contextlib.suppress(duckdb.Error):
             con.execute("ROLLBACK")
         raise
-    return StepReport(step, rows, time.perf_counter() - started)
+    return StepReport(step, rows, time.perf_counter() - started, split=halves, created_tables=created)
+
+
+def create_pending_table(con: duckdb.DuckDBPyConnection) -> None:
+    """Where windows waiting for compaction are kept across restarts (not visible to SQL)."""
+    con.execute(
+        f"CREATE TABLE IF NOT EXISTS {PENDING_TABLE}"
+        " (schema_name VARCHAR NOT NULL, table_name VARCHAR NOT NULL, lo_ns BIGINT NOT NULL, hi_ns BIGINT NOT NULL)"
+    )
+
+
+def _persist(con: duckdb.DuckDBPyConnection, steps: list[Step]) -> None:
+    if steps:
+        con.executemany(
+            f"INSERT INTO {PENDING_TABLE} VALUES (?, ?, ?, ?)", [[s.schema, s.table, s.lo_ns, s.hi_ns] for s in steps]
+        )
+
+
+def _rollup_tables(con: duckdb.DuckDBPyConnection, schema: str) -> int:
+    row = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = ?"
+        " AND starts_with(table_name, ?)",
+        [schema, ROLLUP_PREFIX],
+    ).fetchone()
+    return int(row[0]) if row else 0
 
 
 def _table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:

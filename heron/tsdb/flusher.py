@@ -25,7 +25,7 @@ from typing import Any
 
 import duckdb
 
-from heron.tsdb.applier import Outcome, apply_or_isolate, describe_error, rollback
+from heron.tsdb.applier import BeforeCommit, Outcome, apply_or_isolate, describe_error, rollback
 from heron.tsdb.backlog import Backlog
 from heron.tsdb.quarantine import Quarantine
 from heron.tsdb.staging import StoreView
@@ -42,10 +42,15 @@ FAILURE_LOG_INTERVAL_SECONDS = 60.0
 
 @dataclass(slots=True)
 class Task:
-    """A maintenance step to run on the applier thread, and who waits for it."""
+    """A maintenance step to run on the applier thread, and who waits for it.
+
+    ``reload_catalog`` may be set by the step itself when it created tables, so the
+    writer reads the catalog again once the step is done.
+    """
 
     fn: Callable[[duckdb.DuckDBPyConnection], Any]
     future: Future[Any]
+    reload_catalog: bool = False
 
 
 class Flusher:
@@ -62,6 +67,7 @@ class Flusher:
         flush_interval_seconds: float,
         wake: Callable[[], None],
         applied: Callable[[Backlog], None] | None = None,
+        before_commit: BeforeCommit | None = None,
     ) -> None:
         self._con = con
         self._view = view
@@ -71,6 +77,7 @@ class Flusher:
         self._flush_interval = flush_interval_seconds
         self._wake = wake
         self._on_applied = applied
+        self._before_commit = before_commit
         #: Records set aside since start (see :mod:`heron.tsdb.quarantine`).
         self.quarantined_records = 0
         # What the applier does now: a backlog (with the log's last sequence number) or a task.
@@ -151,6 +158,8 @@ class Flusher:
         self._job = None
         result = self._result
         if isinstance(job, Task):
+            if job.reload_catalog:
+                self._view.load_catalog(self._con)
             return  # the task's future has its answer already
         if isinstance(result, Outcome):
             self._applied(result)
@@ -263,6 +272,7 @@ class Flusher:
             registries=self._view.registries,
             applied_seq=seq,
             quarantine=self._quarantine,
+            before_commit=self._before_commit,
         )
 
     def _applied(self, outcome: Outcome) -> None:

@@ -1,7 +1,8 @@
 """Retention: delete what is older than a database's TTL, and drop tables without a trace.
 
-Both run on the write connection in the writer thread (:meth:`heron.tsdb.writer.Writer.call`),
-after everything acknowledged is applied, so they never race the applier and the metric
+Rollup tiers (:mod:`heron.tsdb.rollups`) keep their own TTLs. Both run on the write
+connection in the writer thread (:meth:`heron.tsdb.writer.Writer.call`), after everything
+acknowledged is applied, so they never race the applier and the metric
 store's registry (which maps series keys to ids) can be changed with the rows: a series
 whose last sample expires loses its row in ``_heron_series`` and its id, so the same series
 coming back later is a new one, and nothing of a dropped metric stays behind.
@@ -17,6 +18,7 @@ import duckdb
 
 from heron.tsdb import metrics as ms
 from heron.tsdb.names import qualified
+from heron.tsdb.rollups import RollupRule, is_rollup, tier_of
 from heron.tsdb.store import list_tables, timed_tables
 
 
@@ -35,20 +37,26 @@ def expire(
     ttl_seconds: int,
     now: datetime | None = None,
     registry: ms.Registry | None = None,
+    rollups: tuple[RollupRule, ...] = (),
 ) -> Expired:
-    """Delete rows older than ``ttl_seconds`` from every table of ``schema``, then the
-    series whose last samples went with them (forgotten by ``registry`` too)."""
-    if ttl_seconds <= 0:
-        return Expired(0)
-    cutoff = (now or datetime.now(UTC)) - timedelta(seconds=ttl_seconds)
-    naive_cutoff = cutoff.astimezone(UTC).replace(tzinfo=None)
+    """Delete rows older than ``ttl_seconds`` from every table of ``schema`` and rows of
+    each rollup tier older than its own TTL, then the series whose last samples went with
+    them (forgotten by ``registry`` too)."""
+    moment = now or datetime.now(UTC)
+    tier_ttl = {r.interval_seconds: r.ttl_seconds for r in rollups}
     deleted = 0
     samples_deleted = 0
     for table in timed_tables(con, schema):
-        rows = con.execute(
-            f"DELETE FROM {qualified(schema, table)} WHERE time < CAST(? AS TIMESTAMP_NS)", [naive_cutoff]
-        ).fetchall()
-        count = int(rows[0][0]) if rows else 0
+        tier = tier_of(table)
+        if tier is not None:
+            ttl = tier_ttl.get(tier[0], 0)
+        elif is_rollup(table):
+            continue
+        else:
+            ttl = ttl_seconds
+        if ttl <= 0:
+            continue
+        count = _delete_before(con, schema, table, moment - timedelta(seconds=ttl))
         deleted += count
         if table == ms.SAMPLES:
             samples_deleted = count
@@ -64,6 +72,14 @@ def expire(
     return Expired(deleted, len(gone))
 
 
+def _delete_before(con: duckdb.DuckDBPyConnection, schema: str, table: str, cutoff: datetime) -> int:
+    naive_cutoff = cutoff.astimezone(UTC).replace(tzinfo=None)
+    rows = con.execute(
+        f"DELETE FROM {qualified(schema, table)} WHERE time < CAST(? AS TIMESTAMP_NS)", [naive_cutoff]
+    ).fetchall()
+    return int(rows[0][0]) if rows else 0
+
+
 def drop_table(con: duckdb.DuckDBPyConnection, schema: str, name: str, *, registry: ms.Registry | None) -> bool:
     """Drop a table or a metric of ``schema``; False if there is none by that name.
 
@@ -76,6 +92,8 @@ def drop_table(con: duckdb.DuckDBPyConnection, schema: str, name: str, *, regist
         con.execute("BEGIN TRANSACTION")
         try:
             con.execute(f"DELETE FROM {qualified(schema, ms.SAMPLES)} WHERE {ms.METRIC_ID} = {mdef.id}")
+            for tier in _tiers(con, schema, None):
+                con.execute(f"DELETE FROM {qualified(schema, tier)} WHERE {ms.METRIC_ID} = {mdef.id}")
             gone = _delete_series(con, schema, f"{ms.METRIC_ID} = {mdef.id}")
             con.execute(f"DELETE FROM {qualified(schema, ms.METRICS)} WHERE {ms.METRIC_ID} = {mdef.id}")
             con.execute(f"DROP VIEW IF EXISTS {qualified(schema, mdef.name)}")
@@ -91,8 +109,20 @@ def drop_table(con: duckdb.DuckDBPyConnection, schema: str, name: str, *, regist
     for table in list_tables(con, schema):
         if table.lower() == low and low not in ms.INTERNAL_TABLES:
             con.execute(f"DROP TABLE {qualified(schema, table)}")
+            for tier in _tiers(con, schema, low):
+                con.execute(f"DROP TABLE {qualified(schema, tier)}")
             return True
     return False
+
+
+def _tiers(con: duckdb.DuckDBPyConnection, schema: str, table: str | None) -> list[str]:
+    """Rollup tables of ``table`` (lower case), or of the metric store for None."""
+    out = []
+    for name in list_tables(con, schema):
+        tier = tier_of(name)
+        if tier is not None and tier[1] == table:
+            out.append(name)
+    return out
 
 
 def _delete_series(con: duckdb.DuckDBPyConnection, schema: str, where: str) -> list[str]:

@@ -36,7 +36,7 @@ from heron.core.batch import Batch
 from heron.core.errors import HeronError, Overloaded, StoreUnavailable
 from heron.tsdb import metrics as ms
 from heron.tsdb.backlog import Key
-from heron.tsdb.compaction import Compactor, StepReport
+from heron.tsdb.compaction import Compactor, StepReport, create_pending_table
 from heron.tsdb.flusher import Flusher, Task
 from heron.tsdb.quarantine import Quarantine
 from heron.tsdb.retention import Expired, drop_table, expire
@@ -101,8 +101,11 @@ class Writer:
             flush_interval_seconds=flush_interval_seconds,
             wake=lambda: self._queue.put(_WAKE),
             applied=self.compactor.note_applied,
+            before_commit=self.compactor.persist_marks,
         )
         self.commits = 0
+        create_pending_table(con)
+        self.compactor.load_pending(con)
         self._flusher.recover()
         self._flusher.start()
         self._thread = threading.Thread(target=self._run, name="heron-writer", daemon=True)
@@ -169,12 +172,27 @@ class Writer:
         step = self.compactor.due()
         if step is None:
             return None
-        return self.maintain(lambda con: self.compactor.run(con, step))
+        future: Future[StepReport] = Future()
+
+        def run(con: duckdb.DuckDBPyConnection) -> StepReport:
+            report = self.compactor.run(con, step)
+            task.reload_catalog = report.created_tables
+            return report
+
+        task = Task(run, future)
+        self._queue.put(task)
+        return future
 
     def expire(self, schema: str, *, ttl_seconds: int) -> Future[Expired]:
         """Delete rows of ``schema`` older than the TTL, and series left without samples."""
         return self.call(
-            lambda con: expire(con, schema, ttl_seconds=ttl_seconds, registry=self._view.registries.get(schema))
+            lambda con: expire(
+                con,
+                schema,
+                ttl_seconds=ttl_seconds,
+                registry=self._view.registries.get(schema),
+                rollups=self.compactor.rollups.get(schema, ()),
+            )
         )
 
     def drop_table(self, schema: str, name: str) -> Future[bool]:
