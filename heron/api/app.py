@@ -42,7 +42,7 @@ async def _retention_loop(svc: Services) -> None:
     while True:
         await asyncio.sleep(svc.settings.retention_interval_seconds)
         for info in svc.namespaces.list():
-            if info.ttl_seconds <= 0:
+            if info.ttl_seconds <= 0 and not info.rollups:
                 continue
             schema = schema_for(info.tenant, info.name)
             try:

@@ -15,6 +15,7 @@ from heron.meta.db import MetaStore, make_engine, migrate
 from heron.meta.namespaces import Namespaces
 from heron.tsdb.compaction import Compactor
 from heron.tsdb.names import schema_for
+from heron.tsdb.rollups import parse_rollups
 from heron.tsdb.store import create_schema, list_schemas, open_store
 from heron.tsdb.writer import Writer
 
@@ -86,4 +87,7 @@ def open_services(settings: Settings) -> Services:
         ),
         compact_at_close_seconds=settings.compaction_at_shutdown_seconds,
     )
+    for info in namespaces.list():
+        if info.rollups:
+            writer.compactor.set_rollups(schema_for(info.tenant, info.name), parse_rollups(info.rollups))
     return Services(settings, meta, namespaces, users, con, writer, HostRegistry(meta), generated)

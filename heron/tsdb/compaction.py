@@ -44,7 +44,7 @@ from heron.tsdb import metrics as ms
 from heron.tsdb.backlog import Backlog
 from heron.tsdb.names import MACRO_SCHEMA, qualified, quote_ident
 from heron.tsdb.rollups import ROLLUP_PREFIX, RollupRule, is_rollup, roll_up
-from heron.tsdb.store import describe_table
+from heron.tsdb.store import describe_table, timed_tables
 
 log = logging.getLogger(__name__)
 
@@ -216,6 +216,31 @@ class Compactor:
                 )
             _persist(con, grid)
             con.execute("COMMIT")
+
+    def mark_all(self, con: duckdb.DuckDBPyConnection, schema: str) -> int:
+        """Make every window of ``schema`` that holds rows wait (new rollup rules); on the
+        write connection with the applier idle. Returns the windows marked."""
+        now = time.monotonic()
+        steps: list[Step] = []
+        for table in timed_tables(con, schema):
+            key = table.lower()
+            if key in (ms.SERIES, ms.METRICS) or is_rollup(key):
+                continue
+            w, ns = self.window_ns, "epoch_ns(time)"
+            found = con.execute(  # floor division, also before 1970
+                f"SELECT DISTINCT ({ns} - ((({ns} % {w}) + {w}) % {w})) // {w} FROM {qualified(schema, table)}"
+            ).fetchall()
+            with self._lock:
+                dirty = self._dirty.setdefault((schema, key), _Dirty())
+                for (window,) in found:
+                    if int(window) not in dirty.windows:
+                        steps.append(
+                            Step(schema, key, int(window) * self.window_ns, (int(window) + 1) * self.window_ns)
+                        )
+                    dirty.windows[int(window)] = now
+                self.counters.windows_waiting = self._count()
+        _persist(con, steps)
+        return len(steps)
 
     def note_applied(self, backlog: Backlog) -> None:
         """Mark the windows that ``backlog`` (just applied) wrote to."""

@@ -40,6 +40,7 @@ from heron.tsdb.compaction import Compactor, StepReport, create_pending_table
 from heron.tsdb.flusher import Flusher, Task
 from heron.tsdb.quarantine import Quarantine
 from heron.tsdb.retention import Expired, drop_table, expire
+from heron.tsdb.rollups import RollupRule
 from heron.tsdb.staging import SQL_TYPES, TYPE_WORDS, Plan, StoreView, WriteRequest, WriteResult
 from heron.tsdb.store import drop_schema
 from heron.tsdb.wal import WalRecord, WriteAheadLog
@@ -203,6 +204,16 @@ class Writer:
             if dropped:
                 self.compactor.forget_table(schema, name.lower())
             return dropped
+
+        return self.call(run)
+
+    def set_rollups(self, schema: str, rules: tuple[RollupRule, ...]) -> Future[int]:
+        """Set a database's rollup tiers; every window holding rows waits for compaction,
+        so the tiers cover what is stored already. Returns the windows marked."""
+
+        def run(con: duckdb.DuckDBPyConnection) -> int:
+            self.compactor.set_rollups(schema, rules)
+            return self.compactor.mark_all(con, schema) if rules else 0
 
         return self.call(run)
 

@@ -91,7 +91,9 @@ def test_each_tier_equals_the_aggregate_of_raw_rows(
             f" FROM {raw} GROUP BY ALL ORDER BY t, host",
         )
         tier = f'"{SCHEMA}"."{rollup_table(table, rule)}"'
-        got = _rows(con, f"SELECT time, host, v_min, v_max, v_sum, v_count, v_last, v_last_time FROM {tier} ORDER BY 1, 2")
+        got = _rows(
+            con, f"SELECT time, host, v_min, v_max, v_sum, v_count, v_last, v_last_time FROM {tier} ORDER BY 1, 2"
+        )
         assert got == expected, f"tier {rule.interval_seconds}s"
 
 

@@ -13,6 +13,7 @@ from heron.core.timeprec import format_duration_seconds, parse_duration_seconds
 from heron.meta.namespaces import DEFAULT_DATABASE
 from heron.tsdb.ddl import Statement
 from heron.tsdb.names import INTERNAL_PREFIX, check_name, schema_for
+from heron.tsdb.rollups import format_rollups, parse_rollups
 from heron.tsdb.store import create_schema, describe_table, list_tables
 
 _EMPTY = pa.table({})
@@ -43,6 +44,13 @@ async def run_catalog_statement(
     if stmt.kind == "alter":
         _require_admin(user, "ALTER DATABASE")
         svc.namespaces.set_ttl(tenant, stmt.name, ttl_seconds=parse_duration_seconds(stmt.ttl or ""))
+        return _EMPTY
+    if stmt.kind == "alter_rollups":
+        _require_admin(user, "ALTER DATABASE")
+        rules = parse_rollups(stmt.rollups or "")
+        svc.namespaces.get(tenant, stmt.name)
+        svc.namespaces.set_rollups(tenant, stmt.name, rollups=format_rollups(rules))
+        await asyncio.wrap_future(svc.writer.set_rollups(schema_for(tenant, stmt.name), rules))
         return _EMPTY
     if stmt.kind == "drop":
         _require_admin(user, "DROP DATABASE")
@@ -97,6 +105,7 @@ async def run_catalog_statement(
                 "shard": [1],
                 "replica": [1],
                 "precision": ["NS"],
+                "rollups": [info.rollups],
             }
         )
     raise SqlRejected(f"unsupported statement: {stmt.kind}")
