@@ -96,6 +96,15 @@ class Settings:
     compaction_delay_seconds: float = field(
         default=30.0, metadata=_help("a window is compacted once it has received no rows for this long")
     )
+    compaction_merge_window_seconds: float = field(
+        default=86400.0,
+        metadata=_help(
+            "span of the second compaction level: its compacted windows are merged into one sorted run; 0 turns it off"
+        ),
+    )
+    compaction_merge_delay_seconds: float = field(
+        default=3600.0, metadata=_help("a merge window is rewritten once none of its windows has changed for this long")
+    )
     compaction_max_step_rows: int = field(
         default=1_000_000, metadata=_help("most rows one compaction step rewrites; larger windows are split in time")
     )

@@ -83,6 +83,8 @@ def open_services(settings: Settings) -> Services:
             window_seconds=settings.compaction_window_seconds,
             delay_seconds=settings.compaction_delay_seconds,
             max_step_rows=settings.compaction_max_step_rows,
+            merge_window_seconds=settings.compaction_merge_window_seconds,
+            merge_delay_seconds=settings.compaction_merge_delay_seconds,
             enabled=settings.compaction_enabled,
         ),
         compact_at_close_seconds=settings.compaction_at_shutdown_seconds,

@@ -61,12 +61,17 @@ _RANGE_MARK_LIMIT = 64
 
 @dataclass(frozen=True, slots=True)
 class Step:
-    """One compaction step: rows of ``table`` with ``lo_ns <= time < hi_ns``."""
+    """One compaction step: rows of ``table`` with ``lo_ns <= time < hi_ns``.
+
+    ``merge``: a merge window (the second level, see :class:`Compactor`), whose rollups are
+    up to date already.
+    """
 
     schema: str
     table: str  # lower-case name
     lo_ns: int
     hi_ns: int
+    merge: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,10 +135,17 @@ class Compactor:
         window_seconds: float = 3600.0,
         delay_seconds: float = 30.0,
         max_step_rows: int = 1_000_000,
+        merge_window_seconds: float = 0.0,
+        merge_delay_seconds: float = 3600.0,
         enabled: bool = True,
     ) -> None:
         self.window_ns = max(1, int(window_seconds * NS_PER_SECOND))
         self.delay_seconds = delay_seconds
+        # The second level: windows of merge_window_ns, rewritten as one once none of their
+        # windows has changed for merge_delay_seconds (0: no second level).
+        merge_ns = int(merge_window_seconds * NS_PER_SECOND)
+        self.merge_ns = merge_ns if merge_ns > self.window_ns and merge_ns % self.window_ns == 0 else 0
+        self.merge_delay_seconds = merge_delay_seconds
         self.max_step_rows = max_step_rows
         self.enabled = enabled
         self.counters = CompactionCounters()
@@ -141,6 +153,7 @@ class Compactor:
         self.rollups: dict[str, tuple[RollupRule, ...]] = {}
         self._lock = threading.Lock()
         self._dirty: dict[tuple[str, str], _Dirty] = {}
+        self._merges: dict[tuple[str, str], _Dirty] = {}  # merge windows waiting, by index
         self._split: list[Step] = []  # halves of windows too large for one step, due now
 
     # -- learning what changed -------------------------------------------------------------
@@ -194,6 +207,9 @@ class Compactor:
         odd: list[tuple[str, str, int, int]] = []
         with self._lock:
             for schema, table, lo, hi in rows:
+                if self.merge_ns and int(lo) % self.merge_ns == 0 and int(hi) - int(lo) == self.merge_ns:
+                    self._merges.setdefault((schema, table), _Dirty()).windows[int(lo) // self.merge_ns] = now
+                    continue
                 first, last = int(lo) // self.window_ns, (int(hi) - 1) // self.window_ns
                 if (int(lo), int(hi)) != (first * self.window_ns, (first + 1) * self.window_ns):
                     odd.append((schema, table, int(lo), int(hi)))
@@ -253,8 +269,13 @@ class Compactor:
         with self._lock:
             for target, touched in marks:
                 dirty = self._dirty.setdefault(target, _Dirty())
+                merges = self._merges.get(target)
                 for window in touched:
                     dirty.windows[window] = now
+                    if merges is not None and self.merge_ns:
+                        merge = window * self.window_ns // self.merge_ns
+                        if merge in merges.windows:
+                            merges.windows[merge] = now
             self.counters.windows_waiting = self._count()
 
     def _windows_of(self, data: pa.Table) -> list[int]:
@@ -272,6 +293,8 @@ class Compactor:
             self.rollups.pop(schema, None)
             for target in [t for t in self._dirty if t[0] == schema]:
                 del self._dirty[target]
+            for target in [t for t in self._merges if t[0] == schema]:
+                del self._merges[target]
             self._split = [s for s in self._split if s.schema != schema]
             self.counters.windows_waiting = self._count()
 
@@ -279,6 +302,7 @@ class Compactor:
         """A table was dropped: its windows are no longer waiting."""
         with self._lock:
             self._dirty.pop((schema, table), None)
+            self._merges.pop((schema, table), None)
             self._split = [s for s in self._split if (s.schema, s.table) != (schema, table)]
             self.counters.windows_waiting = self._count()
 
@@ -302,7 +326,7 @@ class Compactor:
                     if (everything or touched + self.delay_seconds <= moment) and (best is None or touched < best[0]):
                         best = (touched, target, window)
             if best is None:
-                return None
+                return self._due_merge(moment, everything)
             _, (schema, key), window = best
             dirty = self._dirty[(schema, key)]
             del dirty.windows[window]
@@ -310,6 +334,24 @@ class Compactor:
                 del self._dirty[(schema, key)]
             self.counters.windows_waiting = self._count()
         return Step(schema, key, window * self.window_ns, (window + 1) * self.window_ns)
+
+    def _due_merge(self, moment: float, everything: bool) -> Step | None:
+        """A merge window quiet for ``merge_delay_seconds`` with none of its windows waiting
+        (under the lock)."""
+        for target, merges in self._merges.items():
+            waiting = self._dirty.get(target, _Dirty()).windows
+            for merge, touched in list(merges.windows.items()):
+                if not everything and touched + self.merge_delay_seconds > moment:
+                    continue
+                lo, hi = merge * self.merge_ns, (merge + 1) * self.merge_ns
+                if any(lo <= w * self.window_ns < hi for w in waiting):
+                    continue
+                del merges.windows[merge]
+                if not merges.windows:
+                    del self._merges[target]
+                self.counters.windows_waiting = self._count()
+                return Step(target[0], target[1], lo, hi, merge=True)
+        return None
 
     def finished(self, report: StepReport) -> None:
         """Count a step; queue the halves of a window that was too large."""
@@ -319,6 +361,12 @@ class Compactor:
                 self._split.extend(report.split)
                 c.windows_waiting = self._count()
             return
+        step = report.step
+        if report.rows and self.merge_ns and not step.merge:
+            with self._lock:
+                merges = self._merges.setdefault((step.schema, step.table), _Dirty())
+                merges.windows[step.lo_ns // self.merge_ns] = time.monotonic()
+                c.windows_waiting = self._count()
         c.steps += 1
         c.rows_rewritten += report.rows
         c.seconds += report.seconds
@@ -351,7 +399,8 @@ class Compactor:
             self.counters.windows_waiting = self._count()
 
     def _count(self) -> int:
-        return sum(len(d.windows) for d in self._dirty.values()) + len(self._split)
+        waiting = sum(len(d.windows) for d in self._dirty.values()) + len(self._split)
+        return waiting + sum(len(d.windows) for d in self._merges.values())
 
     # -- doing a step ----------------------------------------------------------------------
 
@@ -359,7 +408,13 @@ class Compactor:
         """Do ``step`` on the write connection (the caller owns it for the duration) and
         count it; a failed step is left as it was, marked to be tried again, and raised."""
         try:
-            report = compact_window(con, step, max_rows=self.max_step_rows, rules=self.rollups.get(step.schema, ()))
+            report = compact_window(
+                con,
+                step,
+                max_rows=self.max_step_rows,
+                rules=() if step.merge else self.rollups.get(step.schema, ()),
+                merge_ns=0 if step.merge else self.merge_ns,
+            )
         except Exception as exc:
             self.failed(step, exc)
             raise
@@ -400,13 +455,19 @@ def sort_columns(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> lis
 
 
 def compact_window(
-    con: duckdb.DuckDBPyConnection, step: Step, *, max_rows: int, rules: tuple[RollupRule, ...] = ()
+    con: duckdb.DuckDBPyConnection,
+    step: Step,
+    *,
+    max_rows: int,
+    rules: tuple[RollupRule, ...] = (),
+    merge_ns: int = 0,
 ) -> StepReport:
     """Rewrite the rows of one window sorted by series and time, recompute its rollups, and
     clear its persisted mark, in one transaction (see the module docstring).
 
     A window of more than ``max_rows`` rows is not rewritten: its mark is replaced by marks
-    of its two halves (in the same transaction), which are returned as steps to do.
+    of its two halves (in the same transaction), which are returned as steps to do. With
+    ``merge_ns``, a window that held rows leaves a mark for its merge window.
     """
     started = time.perf_counter()
     target = qualified(step.schema, step.table)
@@ -421,7 +482,10 @@ def compact_window(
             rows = int(row[0]) if row else 0
         if rows > max_rows and step.hi_ns - step.lo_ns > NS_PER_SECOND:
             mid = step.lo_ns + (step.hi_ns - step.lo_ns) // 2
-            halves = (Step(step.schema, step.table, step.lo_ns, mid), Step(step.schema, step.table, mid, step.hi_ns))
+            halves = (
+                Step(step.schema, step.table, step.lo_ns, mid, step.merge),
+                Step(step.schema, step.table, mid, step.hi_ns, step.merge),
+            )
             _persist(con, list(halves))
             rows = 0
         elif rows > 1:
@@ -438,6 +502,9 @@ def compact_window(
             f"DELETE FROM {PENDING_TABLE} WHERE schema_name = ? AND table_name = ? AND lo_ns = ? AND hi_ns = ?",
             [step.schema, step.table, step.lo_ns, step.hi_ns],
         )
+        if rows and merge_ns:
+            lo = step.lo_ns - step.lo_ns % merge_ns
+            _persist(con, [Step(step.schema, step.table, lo, lo + merge_ns, merge=True)])
         con.execute("COMMIT")
     except BaseException:
         with contextlib.suppress(duckdb.Error):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import duckdb
 import pyarrow as pa
@@ -181,3 +182,29 @@ def test_writes_are_acknowledged_while_a_maintenance_step_runs(
     running.result(30)
     writer.sync().result(30)
     assert _rows(con, f'SELECT count(*) FROM "{SCHEMA}".during') == [(1,)]
+
+
+def test_settled_windows_are_merged_into_one_sorted_run(tmp_path: Path) -> None:
+    """The second level: once its windows are compacted and quiet, a merge window is
+    rewritten as one run sorted by series and time, and survives a restart's bookkeeping."""
+    con = open_store(tmp_path / "tsdb.duckdb")
+    create_schema(con, SCHEMA)
+    compactor = Compactor(window_seconds=10, delay_seconds=0, merge_window_seconds=40, merge_delay_seconds=0)
+    writer = Writer(con, wal_dir=tmp_path / "wal", compactor=compactor)
+    try:
+        rows: list[Row] = [(f"h{i % 3}", None, i * NS_PER_SECOND // 2, float(i), i) for i in range(200)]  # 100 s
+        for start in range(0, 200, 50):
+            _write(writer, [_batch("merged", rows[start : start + 50])])
+        before = _rows(con, f'SELECT * FROM "{SCHEMA}".merged ORDER BY ALL')
+        _compact_all(writer)
+        assert _rows(con, f'SELECT * FROM "{SCHEMA}".merged ORDER BY ALL') == before
+        _assert_windows_sorted(
+            con,
+            f"SELECT epoch_ns(time) // {40 * NS_PER_SECOND}, host, epoch_ns(time)"
+            f' FROM "{SCHEMA}".merged ORDER BY rowid',
+        )
+        assert writer.health()["compaction"]["windows_waiting"] == 0
+        assert _rows(con, "SELECT count(*) FROM main.heron_compaction_pending") == [(0,)]
+    finally:
+        writer.close()
+        con.close()
