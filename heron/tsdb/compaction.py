@@ -63,8 +63,7 @@ _RANGE_MARK_LIMIT = 64
 class Step:
     """One compaction step: rows of ``table`` with ``lo_ns <= time < hi_ns``.
 
-    ``merge``: a merge window (the second level, see :class:`Compactor`), whose rollups are
-    up to date already.
+    ``merge``: a merge window (the second level, see :class:`Compactor`).
     """
 
     schema: str
@@ -329,11 +328,22 @@ class Compactor:
                 return self._due_merge(moment, everything)
             _, (schema, key), window = best
             dirty = self._dirty[(schema, key)]
-            del dirty.windows[window]
+            if everything and self.merge_ns:
+                # No reason to wait (shutdown): the whole merge window in one rewrite,
+                # instead of its windows first and the merge after.
+                merge = window * self.window_ns // self.merge_ns
+                lo, hi = merge * self.merge_ns, (merge + 1) * self.merge_ns
+                for w in [w for w in dirty.windows if lo <= w * self.window_ns < hi]:
+                    del dirty.windows[w]
+                self._merges.get((schema, key), _Dirty()).windows.pop(merge, None)
+                step = Step(schema, key, lo, hi, merge=True)
+            else:
+                del dirty.windows[window]
+                step = Step(schema, key, window * self.window_ns, (window + 1) * self.window_ns)
             if not dirty.windows:
                 del self._dirty[(schema, key)]
             self.counters.windows_waiting = self._count()
-        return Step(schema, key, window * self.window_ns, (window + 1) * self.window_ns)
+        return step
 
     def _due_merge(self, moment: float, everything: bool) -> Step | None:
         """A merge window quiet for ``merge_delay_seconds`` with none of its windows waiting
@@ -412,7 +422,7 @@ class Compactor:
                 con,
                 step,
                 max_rows=self.max_step_rows,
-                rules=() if step.merge else self.rollups.get(step.schema, ()),
+                rules=self.rollups.get(step.schema, ()),
                 merge_ns=0 if step.merge else self.merge_ns,
             )
         except Exception as exc:
@@ -498,8 +508,8 @@ def compact_window(
             before = _rollup_tables(con, step.schema)
             roll_up(con, step.schema, step.table, rules, step.lo_ns, step.hi_ns)
             created = _rollup_tables(con, step.schema) != before
-        con.execute(
-            f"DELETE FROM {PENDING_TABLE} WHERE schema_name = ? AND table_name = ? AND lo_ns = ? AND hi_ns = ?",
+        con.execute(  # this window's mark, and those of the windows inside it
+            f"DELETE FROM {PENDING_TABLE} WHERE schema_name = ? AND table_name = ? AND lo_ns >= ? AND hi_ns <= ?",
             [step.schema, step.table, step.lo_ns, step.hi_ns],
         )
         if rows and merge_ns:
