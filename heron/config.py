@@ -109,7 +109,10 @@ class Settings:
         default=1_000_000, metadata=_help("most rows one compaction step rewrites; larger windows are split in time")
     )
     compaction_at_shutdown_seconds: float = field(
-        default=10.0, metadata=_help("time a clean shutdown may spend compacting windows still waiting")
+        default=0.0,
+        metadata=_help(
+            "time a clean shutdown may spend compacting windows still waiting (0: they wait for the next start)"
+        ),
     )
     retention_interval_seconds: float = field(default=60.0, metadata=_help("how often expired data is deleted"))
     default_ttl: str = field(
