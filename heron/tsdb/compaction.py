@@ -96,7 +96,8 @@ class CompactionCounters:
     rows_rewritten: int = 0
     seconds: float = 0.0
     failures: int = 0
-    windows_waiting: int = 0
+    windows_waiting: int = 0  # windows (and halves of windows) waiting for a step
+    merges_waiting: int = 0  # merge windows waiting for their windows to be quiet
     last_table: str = ""
     last_rows: int = 0
     last_finished_unix: float = 0.0
@@ -108,6 +109,7 @@ class CompactionCounters:
             "seconds": round(self.seconds, 3),
             "failures": self.failures,
             "windows_waiting": self.windows_waiting,
+            "merges_waiting": self.merges_waiting,
             "last_table": self.last_table,
             "last_rows": self.last_rows,
             "last_finished_unix": self.last_finished_unix,
@@ -409,8 +411,9 @@ class Compactor:
             self.counters.windows_waiting = self._count()
 
     def _count(self) -> int:
-        waiting = sum(len(d.windows) for d in self._dirty.values()) + len(self._split)
-        return waiting + sum(len(d.windows) for d in self._merges.values())
+        """Windows waiting (and, as a side effect, the merge windows' counter)."""
+        self.counters.merges_waiting = sum(len(d.windows) for d in self._merges.values())
+        return sum(len(d.windows) for d in self._dirty.values()) + len(self._split)
 
     # -- doing a step ----------------------------------------------------------------------
 

@@ -203,7 +203,8 @@ def test_settled_windows_are_merged_into_one_sorted_run(tmp_path: Path) -> None:
             f"SELECT epoch_ns(time) // {40 * NS_PER_SECOND}, host, epoch_ns(time)"
             f' FROM "{SCHEMA}".merged ORDER BY rowid',
         )
-        assert writer.health()["compaction"]["windows_waiting"] == 0
+        counters = writer.health()["compaction"]
+        assert (counters["windows_waiting"], counters["merges_waiting"]) == (0, 0)
         assert _rows(con, "SELECT count(*) FROM main.heron_compaction_pending") == [(0,)]
     finally:
         writer.close()
