@@ -61,7 +61,7 @@ points = st.lists(
 )
 
 
-@settings(max_examples=30)
+@settings(max_examples=15)
 @given(points=points, parts=st.integers(min_value=1, max_value=3))
 def test_each_tier_equals_the_aggregate_of_raw_rows(
     store: tuple[duckdb.DuckDBPyConnection, Writer], points: list[tuple[str, int, float | None]], parts: int
