@@ -97,7 +97,7 @@ class Settings:
         default=30.0, metadata=_help("a window is compacted once it has received no rows for this long")
     )
     compaction_merge_window_seconds: float = field(
-        default=86400.0,
+        default=0.0,
         metadata=_help(
             "span of the second compaction level: its compacted windows are merged into one sorted run; 0 turns it off"
         ),
