@@ -10,7 +10,7 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 
-$(STAMP): pyproject.toml | $(PY)
+$(STAMP): pyproject.toml setup.py heron/protocols/_rwscan.c | $(PY)
 	$(PY) -m pip install --quiet -e '.[test,bench]'
 	touch $(STAMP)
 

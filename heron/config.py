@@ -86,6 +86,34 @@ class Settings:
         ),
     )
     duckdb_threads: int = field(default=0, metadata=_help("DuckDB worker threads; 0 means one per core"))
+    # -- storage engine: compaction (issue 17) --
+    compaction_enabled: bool = field(
+        default=True, metadata=_help("rewrite settled time windows sorted by series and time (see docs/storage.md)")
+    )
+    compaction_window_seconds: float = field(
+        default=3600.0, metadata=_help("span of data time one compaction window covers")
+    )
+    compaction_delay_seconds: float = field(
+        default=30.0, metadata=_help("a window is compacted once it has received no rows for this long")
+    )
+    compaction_merge_window_seconds: float = field(
+        default=0.0,
+        metadata=_help(
+            "span of the second compaction level: its compacted windows are merged into one sorted run; 0 turns it off"
+        ),
+    )
+    compaction_merge_delay_seconds: float = field(
+        default=3600.0, metadata=_help("a merge window is rewritten once none of its windows has changed for this long")
+    )
+    compaction_max_step_rows: int = field(
+        default=1_000_000, metadata=_help("most rows one compaction step rewrites; larger windows are split in time")
+    )
+    compaction_at_shutdown_seconds: float = field(
+        default=0.0,
+        metadata=_help(
+            "time a clean shutdown may spend compacting windows still waiting (0: they wait for the next start)"
+        ),
+    )
     retention_interval_seconds: float = field(default=60.0, metadata=_help("how often expired data is deleted"))
     default_ttl: str = field(
         default="INF", metadata=_help("TTL of databases created without one ('INF' keeps data forever)")
@@ -273,6 +301,7 @@ def _validate(settings: Settings) -> Settings:
         "max_result_bytes",
         "max_result_rows",
         "max_inflight_write_bytes",
+        "compaction_max_step_rows",
     ):
         if getattr(settings, name) <= 0:
             raise ConfigError(f"invalid value for '{name}': {getattr(settings, name)}; it must be positive")
@@ -312,6 +341,14 @@ def _validate(settings: Settings) -> Settings:
     for name in ("ops_command_timeout_seconds", "ops_terminal_idle_seconds", "ops_session_attach_seconds"):
         if getattr(settings, name) <= 0:
             raise ConfigError(f"invalid value for '{name}': {getattr(settings, name)}; it must be positive")
+    if settings.compaction_window_seconds < 1:
+        raise ConfigError(
+            f"invalid value for 'compaction_window_seconds': {settings.compaction_window_seconds}; it must be 1 or more"
+        )
+    if settings.compaction_delay_seconds < 0 or settings.compaction_at_shutdown_seconds < 0:
+        raise ConfigError(
+            "invalid value for 'compaction_delay_seconds' or 'compaction_at_shutdown_seconds': it must be 0 or more"
+        )
     if settings.query_timeout_seconds <= 0:
         raise ConfigError("invalid value for 'query_timeout_seconds': it must be positive")
     if settings.write_admission_wait_seconds < 0:

@@ -74,6 +74,11 @@ class Heron(Server):
     def ready(self, client: httpx.Client) -> bool:
         return client.get("/api/v1/ping").status_code == 200
 
+    def compacted(self, client: httpx.Client) -> bool:
+        """Whether no window waits for compaction (merges of whole days may still wait)."""
+        response = client.get("/api/v1/health")
+        return response.status_code == 200 and response.json()["store"]["compaction"]["windows_waiting"] == 0
+
     def create_database(self, client: httpx.Client) -> None:
         response = client.post("/api/v1/sql", content=f"CREATE DATABASE {self.database}")
         response.raise_for_status()

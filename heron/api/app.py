@@ -50,7 +50,6 @@ from heron.auth.principal import Authenticator
 from heron.auth.ratelimit import WafPolicy
 from heron.inventory.live import STATUS_TABLE
 from heron.tsdb.names import schema_for
-from heron.tsdb.retention import expire
 
 log = logging.getLogger(__name__)
 
@@ -64,18 +63,41 @@ async def _retention_loop(svc: Services) -> None:
     while True:
         await asyncio.sleep(svc.settings.retention_interval_seconds)
         for info in svc.namespaces.list():
-            if info.ttl_seconds <= 0:
+            if info.ttl_seconds <= 0 and not info.rollups:
                 continue
             schema = schema_for(info.tenant, info.name)
             try:
-                deleted = await asyncio.wrap_future(
-                    svc.writer.call(partial(expire, schema=schema, ttl_seconds=info.ttl_seconds))
-                )
+                expired = await asyncio.wrap_future(svc.writer.expire(schema, ttl_seconds=info.ttl_seconds))
             except Exception:
                 log.exception("retention failed", extra={"tenant": info.tenant, "database": info.name})
                 continue
-            if deleted:
-                log.info("expired rows deleted", extra={"tenant": info.tenant, "database": info.name, "rows": deleted})
+            if expired.rows:
+                log.info(
+                    "expired rows deleted",
+                    extra={
+                        "tenant": info.tenant,
+                        "database": info.name,
+                        "rows": expired.rows,
+                        "series": expired.series,
+                    },
+                )
+
+
+# -- storage engine maintenance (issue 17) --------------------------------------------------
+
+#: How often the compaction loop looks for settled windows when none was due.
+COMPACTION_POLL_SECONDS = 1.0
+
+
+async def _compaction_loop(svc: Services) -> None:
+    """Compact settled windows one step at a time (each on the applier thread, between flushes)."""
+    while True:
+        await asyncio.sleep(COMPACTION_POLL_SECONDS)
+        while (started := svc.writer.compact_next()) is not None:
+            try:
+                await asyncio.wrap_future(started)
+            except Exception:  # noqa: BLE001 - the compactor logged and counted it; tried again later
+                break
 
 
 async def _host_flush_loop(svc: Services) -> None:
@@ -126,6 +148,7 @@ def create_app(svc: Services) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         tasks = [
             asyncio.create_task(_retention_loop(svc)),
+            asyncio.create_task(_compaction_loop(svc)),  # storage engine (issue 17)
             asyncio.create_task(_host_flush_loop(svc)),
             asyncio.create_task(_live_loop(svc)),
             asyncio.create_task(listing.keep_fresh()),

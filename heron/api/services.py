@@ -13,7 +13,9 @@ from heron.inventory.live import LiveState
 from heron.inventory.registry import HostRegistry
 from heron.meta.db import MetaStore, make_engine, migrate
 from heron.meta.namespaces import Namespaces
+from heron.tsdb.compaction import Compactor
 from heron.tsdb.names import schema_for
+from heron.tsdb.rollups import parse_rollups
 from heron.tsdb.store import create_schema, list_schemas, open_store
 from heron.tsdb.writer import Writer
 
@@ -77,5 +79,17 @@ def open_services(settings: Settings) -> Services:
         max_commit_rows=settings.max_commit_rows,
         flush_rows=settings.tsdb_flush_rows,
         flush_interval_seconds=settings.tsdb_flush_interval_seconds,
+        compactor=Compactor(
+            window_seconds=settings.compaction_window_seconds,
+            delay_seconds=settings.compaction_delay_seconds,
+            max_step_rows=settings.compaction_max_step_rows,
+            merge_window_seconds=settings.compaction_merge_window_seconds,
+            merge_delay_seconds=settings.compaction_merge_delay_seconds,
+            enabled=settings.compaction_enabled,
+        ),
+        compact_at_close_seconds=settings.compaction_at_shutdown_seconds,
     )
+    for info in namespaces.list():
+        if info.rollups:
+            writer.compactor.set_rollups(schema_for(info.tenant, info.name), parse_rollups(info.rollups))
     return Services(settings, meta, namespaces, users, con, writer, HostRegistry(meta), generated)

@@ -41,6 +41,8 @@ class Database(Base):
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(64))
     ttl_seconds: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Rollup tiers, as ``heron.tsdb.rollups.parse_rollups`` reads them (storage engine).
+    rollups: Mapped[str] = mapped_column(String(255), default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     tenant: Mapped[Tenant] = relationship(back_populates="databases")

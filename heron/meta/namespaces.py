@@ -20,6 +20,7 @@ class DatabaseInfo:
     tenant: str
     name: str
     ttl_seconds: int
+    rollups: str = ""  # rollup tiers, e.g. "5m:90d,1h:104w" (heron.tsdb.rollups)
 
 
 class Namespaces:
@@ -32,9 +33,11 @@ class Namespaces:
 
     def load(self) -> None:
         with self._meta.session() as s:
-            rows = s.execute(select(Tenant.name, Database.name, Database.ttl_seconds).join(Database.tenant)).all()
+            rows = s.execute(
+                select(Tenant.name, Database.name, Database.ttl_seconds, Database.rollups).join(Database.tenant)
+            ).all()
         with self._lock:
-            self._databases = {(t, d): DatabaseInfo(t, d, ttl) for t, d, ttl in rows}
+            self._databases = {(t, d): DatabaseInfo(t, d, ttl, rollups or "") for t, d, ttl, rollups in rows}
 
     def ensure_defaults(self) -> None:
         """The default tenant and database exist from the first start."""
@@ -85,6 +88,15 @@ class Namespaces:
             if db is None:
                 raise DatabaseNotFound(tenant, name)
             db.ttl_seconds = ttl_seconds
+        self.load()
+        return self.get(tenant, name)
+
+    def set_rollups(self, tenant: str, name: str, *, rollups: str) -> DatabaseInfo:
+        with self._meta.session() as s:
+            db = s.scalar(select(Database).join(Database.tenant).where(Tenant.name == tenant, Database.name == name))
+            if db is None:
+                raise DatabaseNotFound(tenant, name)
+            db.rollups = rollups
         self.load()
         return self.get(tenant, name)
 

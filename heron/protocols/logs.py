@@ -50,10 +50,12 @@ from typing import Any
 
 import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from heron.core.batch import Batch
 from heron.core.errors import ParseError
 from heron.core.identifiers import name_problem, show
+from heron.protocols._logs_fast import read_regular_ndjson
 
 __all__ = [
     "BulkItem",
@@ -399,12 +401,21 @@ def parse_ndjson(
     tag_columns: Collection[str] = (),
     now_ns: int,
     max_errors: int = DEFAULT_MAX_ERRORS,
+    vectorised: bool = True,
 ) -> LogsResult:
-    """One row per non-blank line; never raises: bad lines are in ``errors``."""
-    rows = LogRows(table)
-    errors: list[ParseError] = []
+    """One row per non-blank line; never raises: bad lines are in ``errors``.
+
+    A regular body is read at once by :mod:`heron.protocols._logs_fast` (``vectorised``),
+    with the same result; any other goes through the loop below, document by document.
+    """
     keys = _time_keys(time_column)
     tags = frozenset(tag_columns)
+    if vectorised:
+        batch = read_regular_ndjson(body, table=table, time_keys=keys, tag_columns=tags, now_ns=now_ns)
+        if batch is not None:
+            return LogsResult(batches=[batch], errors=[], rejected=0)
+    rows = LogRows(table)
+    errors: list[ParseError] = []
     for line_no, raw in enumerate(body.split(b"\n"), start=1):
         if _is_blank(raw):
             continue
@@ -463,6 +474,7 @@ def parse_es_bulk(
     tag_columns: Collection[str] = (),
     now_ns: int,
     max_errors: int = DEFAULT_MAX_ERRORS,
+    vectorised: bool = True,
 ) -> LogsResult:
     """Action/document pairs into rows; one :class:`BulkItem` per action, in order.
 
@@ -472,15 +484,20 @@ def parse_es_bulk(
     ``delete`` and ``update`` are refused per item, since logs are append-only here. A body
     that is not a sequence of actions (a malformed action line, an action without its
     document line, an empty body) raises :class:`ParseError`, as Elasticsearch rejects the
-    whole request then.
+    whole request then. A regular body (only ``create``/``index``, documents the vectorised
+    reader takes) is read at once (``vectorised``), with the same result.
     """
-    tables: dict[str, LogRows] = {}
-    errors: list[ParseError] = []
-    items: list[BulkItem] = []
     keys = _time_keys(time_column)
     tags = frozenset(tag_columns)
     cache: dict[bytes, _Action] = {}
     lines = body.split(b"\n")
+    if vectorised and table:  # one table for every document: the vectorised reader can take it
+        fast = _bulk_regular(lines, cache, table=table, keys=keys, tags=tags, now_ns=now_ns)
+        if fast is not None:
+            return fast
+    tables: dict[str, LogRows] = {}
+    errors: list[ParseError] = []
+    items: list[BulkItem] = []
     i, n = 0, len(lines)
     while i < n:
         raw, line_no = lines[i], i + 1
@@ -527,3 +544,42 @@ def parse_es_bulk(
         raise ParseError("the body holds no bulk actions", expected="action and document lines", got="nothing")
     batches = [batch for rows in tables.values() for batch in rows.build()]
     return LogsResult(batches=batches, errors=errors[: max(max_errors, 0)], rejected=len(errors), items=items)
+
+
+def _bulk_regular(
+    lines: list[bytes],
+    cache: dict[bytes, _Action],
+    *,
+    table: str,
+    keys: tuple[str, ...],
+    tags: frozenset[str],
+    now_ns: int,
+) -> LogsResult | None:
+    """An ES bulk body of ``create``/``index`` pairs whose documents the vectorised reader
+    takes, read at once; None for any other body (the loop then reads it, errors and all)."""
+    items: list[BulkItem] = []
+    documents: list[bytes] = []
+    i, n = 0, len(lines)
+    try:
+        while i < n:
+            raw, line_no = lines[i], i + 1
+            i += 1
+            if _is_blank(raw):
+                continue
+            action, index, ident = _action(raw, line_no, cache)
+            if action not in ("create", "index") or i >= n or _is_blank(lines[i]):
+                return None
+            documents.append(lines[i])
+            items.append(BulkItem(action, index, ident, line_no, i + 1))
+            i += 1
+    except ParseError:
+        return None
+    if not items:
+        return None
+    batch = read_regular_ndjson(b"\n".join(documents), table=table, time_keys=keys, tag_columns=tags, now_ns=now_ns)
+    if batch is None:
+        return None
+    doc_lines = pa.array([item.document_line for item in items], pa.int32())
+    assert batch.lines is not None
+    placed = Batch(batch.table, batch.time, batch.tags, batch.fields, lines=doc_lines.take(pc.subtract(batch.lines, 1)))
+    return LogsResult(batches=[placed], errors=[], rejected=0, items=items)

@@ -30,6 +30,10 @@ Where Heron decides what the specifications leave open:
 * ``ident_fallback`` (Nightingale): a series without an ``ident`` label whose
   ``agent_hostname`` label is set gets that label renamed to ``ident``.
 
+Known series in Prometheus's own layout are read through a cache of their label bytes; the
+scan of the body that finds them is compiled (:mod:`heron.protocols._rwscan`, C, built by
+``pip install`` where a compiler is present) with a numpy path doing the same work.
+
 Two decoders give the same :class:`Decoded` arrays: the vectorised one in
 :mod:`heron.protocols._remote_write_fast`, and a reference decoder over the upb-generated
 message classes that takes whatever the fast one refuses and names what is wrong.
@@ -63,6 +67,11 @@ from heron.protocols._remote_write_fast import (
     standard_series,
 )
 from heron.protocols.protowire import varint
+
+try:  # the compiled scanner (setup.py); without it the numpy scan does the same work
+    from heron.protocols import _rwscan
+except ImportError:  # pragma: no cover - depends on how Heron was installed
+    _rwscan = None  # type: ignore[assignment]
 from heron.tsdb.metrics import (
     METRIC_ID,
     SERIES_ID,
@@ -157,9 +166,10 @@ def parse_remote_write(
 
 
 def _parse(
-    body: bytes, *, message: str, ident_fallback: str | None, max_problems: int, reference: bool
+    body: bytes, *, message: str, ident_fallback: str | None, max_problems: int, reference: bool, compiled: bool = True
 ) -> RemoteWriteResult:
-    """:func:`parse_remote_write`; ``reference=True`` skips the vectorised decoder (for tests)."""
+    """:func:`parse_remote_write`; ``reference=True`` skips the vectorised decoder and
+    ``compiled=False`` the compiled scanner (for tests)."""
     if message == WRITE_REQUEST_V1:
         fast, slow = decode_v1, _reference_v1
     elif message == WRITE_REQUEST_V2:
@@ -168,7 +178,7 @@ def _parse(
         raise ValueError(f"unknown remote-write message {message!r}")
     decoded: Decoded | None = None
     if not reference and message == WRITE_REQUEST_V1:
-        cached = _parse_cached_v1(body, ident_fallback=ident_fallback, max_problems=max_problems)
+        cached = _parse_cached_v1(body, ident_fallback=ident_fallback, max_problems=max_problems, compiled=compiled)
         if cached is not None:
             return cached
     if not reference:
@@ -469,13 +479,65 @@ def _describe_series(
 _KNOWN = SeriesMemo(SERIES_MEMO_LIMIT)
 
 
-def _parse_cached_v1(body: bytes, *, ident_fallback: str | None, max_problems: int) -> RemoteWriteResult | None:
-    """A 1.0 request whose series each end in one standard sample, read with the cache.
+def _parse_cached_v1(
+    body: bytes, *, ident_fallback: str | None, max_problems: int, compiled: bool = True
+) -> RemoteWriteResult | None:
+    """A 1.0 request whose series each end in one sample, read with the cache.
 
     Prometheus sends the same series again and again, each as its labels followed by one
     sample. The labels' bytes are looked up; only series not seen before are decoded (as a
     small request of their own). Returns ``None`` when the body has another layout.
+
+    The scan of the body is done by the compiled :mod:`heron.protocols._rwscan` when it was
+    built (``compiled``), else by numpy (:func:`_scan_v1`); both give the same answer.
     """
+    cache: dict[bytes, SeriesDef | str] = _KNOWN.map(ident_fallback)
+    scanned = _rwscan.scan_v1(body, cache) if compiled and _rwscan is not None else _scan_v1(body, cache)
+    if scanned is None:
+        return None
+    entries, keys, firsts, lasts, value_bytes, stamp_bytes, metadata = scanned
+    first = np.frombuffer(firsts, dtype=np.int64)
+    last = np.frombuffer(lasts, dtype=np.int64)
+    kinds = set(map(type, entries))  # a C loop: usually just {SeriesDef}
+    missing = [i for i, e in enumerate(entries) if e is None] if type(None) in kinds else []
+    if missing and not _learn(body, first, last, missing, keys, entries, cache, ident_fallback, max_problems):
+        return None
+    problems = _Problems(len(entries), max_problems)
+    if str in kinds or missing:  # some series are dropped (and cached as the reason why)
+        series: list[SeriesDef] = []
+        position = np.full(len(entries), -1, dtype=np.int64)
+        for i, entry in enumerate(entries):
+            if isinstance(entry, SeriesDef):
+                position[i] = len(series)
+                series.append(entry)
+            else:
+                assert entry is not None
+                problems.drop(np.array([i], dtype=np.int64), entry)
+    else:
+        series = entries  # type: ignore[assignment]  # every entry is a SeriesDef
+        position = np.arange(len(entries), dtype=np.int64)
+    owner = np.arange(len(entries), dtype=np.int64)  # one sample per series
+    return _result(
+        series,
+        position,
+        owner,
+        np.frombuffer(stamp_bytes, dtype=np.int64),
+        np.frombuffer(value_bytes, dtype=np.float64),
+        problems,
+        max_problems,
+        metadata=metadata,
+    )
+
+
+#: What a scan of a body in Prometheus's layout finds: per series its cache entry (or None),
+#: its label bytes, its payload's first and past-last offsets, value and timestamp (as bytes
+#: of int64/float64/int64 arrays); and the number of metadata records.
+Scanned = tuple[list[SeriesDef | str | None], list[bytes], bytes, bytes, bytes, bytes, int]
+
+
+def _scan_v1(body: bytes, cache: dict[bytes, SeriesDef | str]) -> Scanned | None:
+    """The pure-Python (numpy) scan: what ``_rwscan.scan_v1`` does, for series whose
+    timestamp takes six varint bytes (Prometheus's, 1971 to 2109); None for other layouts."""
     spans = standard_series(body)
     if spans is not None:
         first, last = spans
@@ -504,39 +566,50 @@ def _parse_cached_v1(body: bytes, *, ident_fallback: str | None, max_problems: i
         and np.all(buf[tail + 17] < 0x80)
     ):
         return None
-    cache: dict[bytes, SeriesDef | str] = _KNOWN.map(ident_fallback)
     keys = [body[a:b] for a, b in zip(first.tolist(), tail.tolist(), strict=True)]
-    entries: list[SeriesDef | str | None] = list(map(cache.get, keys))
-    kinds = set(map(type, entries))  # a C loop: usually just {SeriesDef}
-    missing = [i for i, e in enumerate(entries) if e is None] if type(None) in kinds else []
-    if missing and not _learn(body, first, last, missing, keys, entries, cache, ident_fallback, max_problems):
+    if any(not _labels_only(body, a, b) for a, b in _unchecked(first, tail, keys, cache)):
         return None
-    problems = _Problems(len(entries), max_problems)
-    if str in kinds or missing:  # some series are dropped (and cached as the reason why)
-        series: list[SeriesDef] = []
-        position = np.full(len(entries), -1, dtype=np.int64)
-        for i, entry in enumerate(entries):
-            if isinstance(entry, SeriesDef):
-                position[i] = len(series)
-                series.append(entry)
-            else:
-                assert entry is not None
-                problems.drop(np.array([i], dtype=np.int64), entry)
-    else:
-        series = entries  # type: ignore[assignment]  # every entry is a SeriesDef
-        position = np.arange(len(entries), dtype=np.int64)
+    entries: list[SeriesDef | str | None] = list(map(cache.get, keys))
     stamps, _ = _varints(buf, tail + 12, 10)
-    owner = np.arange(len(entries), dtype=np.int64)  # one sample per series
-    return _result(
-        series,
-        position,
-        owner,
-        stamps.view(np.int64),
-        _doubles(buf, tail + 3),
-        problems,
-        max_problems,
-        metadata=metadata,
+    values = _doubles(buf, tail + 3)
+    return (
+        entries,
+        keys,
+        first.astype(np.int64).tobytes(),
+        last.astype(np.int64).tobytes(),
+        values.tobytes(),
+        stamps.view(np.int64).tobytes(),
+        metadata,
     )
+
+
+def _unchecked(
+    first: npt.NDArray[np.int64], tail: npt.NDArray[np.int64], keys: list[bytes], cache: dict[bytes, SeriesDef | str]
+) -> list[tuple[int, int]]:
+    """Spans of label bytes not in the cache (known ones were checked when first seen)."""
+    return [(int(first[i]), int(tail[i])) for i, key in enumerate(keys) if key not in cache]
+
+
+def _labels_only(body: bytes, start: int, end: int) -> bool:
+    """Whether ``body[start:end]`` is a run of field-1 records (labels) and nothing else, as
+    the compiled scanner requires; another field before the sample is another layout."""
+    pos = start
+    while pos < end:
+        if body[pos] != 0x0A:
+            return False
+        pos += 1
+        length, shift = 0, 0
+        while True:
+            if pos >= end or shift > 28:
+                return False
+            byte = body[pos]
+            pos += 1
+            length |= (byte & 0x7F) << shift
+            if byte < 0x80:
+                break
+            shift += 7
+        pos += length
+    return pos == end
 
 
 def _learn(

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -28,6 +30,9 @@ from heron.tsdb.wal import WalRecord
 log = logging.getLogger(__name__)
 
 Catalog = dict[str, dict[str, Table]]
+#: Called inside the transaction that applies a backlog, before it commits (compaction
+#: records there which windows the backlog makes wait, see :mod:`heron.tsdb.compaction`).
+BeforeCommit = Callable[[duckdb.DuckDBPyConnection, Backlog], None]
 
 #: DuckDB errors that say something about the machine or the database file rather than about
 #: the rows being applied: retrying later may work, and setting rows aside would not help.
@@ -60,6 +65,7 @@ def apply_or_isolate(
     registries: dict[str, ms.Registry],
     applied_seq: int,
     quarantine: Quarantine,
+    before_commit: BeforeCommit | None = None,
 ) -> Outcome:
     """Apply ``backlog``; if DuckDB refuses part of it, quarantine that part and apply the rest.
 
@@ -68,7 +74,9 @@ def apply_or_isolate(
     retries later with everything.
     """
     try:
-        apply_backlog(con, backlog, catalog=catalog, registries=registries, applied_seq=applied_seq)
+        apply_backlog(
+            con, backlog, catalog=catalog, registries=registries, applied_seq=applied_seq, before_commit=before_commit
+        )
         return Outcome(backlog)
     except Exception as exc:
         rollback(con)
@@ -92,7 +100,9 @@ def apply_or_isolate(
         quarantine.put(unit.logged(), reason)
     applied = joined(good)
     if applied.has_work():
-        apply_backlog(con, applied, catalog=catalog, registries=registries, applied_seq=applied_seq)
+        apply_backlog(
+            con, applied, catalog=catalog, registries=registries, applied_seq=applied_seq, before_commit=before_commit
+        )
     else:
         con.execute("BEGIN TRANSACTION")
         write_applied_seq(con, applied_seq)
@@ -132,10 +142,13 @@ def apply_backlog(
     catalog: Catalog,
     registries: dict[str, ms.Registry],
     applied_seq: int,
+    before_commit: BeforeCommit | None = None,
 ) -> None:
     """All of ``backlog`` and the applied sequence number, in one transaction."""
     con.execute("BEGIN TRANSACTION")
     apply_statements(con, backlog, catalog=catalog, registries=registries)
+    if before_commit is not None:
+        before_commit(con, backlog)
     write_applied_seq(con, applied_seq)
     con.execute("COMMIT")
 
@@ -190,8 +203,18 @@ def apply_statements(
         if key == ms.SAMPLES:
             # Clustered by metric and series, so a query of one metric skips the row
             # groups of the others (DuckDB's zone maps on __metric).
-            data = data.take(pc.sort_indices(data, [(ms.METRIC_ID, "ascending"), (ms.SERIES_ID, "ascending")]))
+            data = data.take(_metric_series_order(data))
         _insert(con, qualified(schema, name), data)
+
+
+def _metric_series_order(data: pa.Table) -> pa.Array:
+    """Row order by metric, then series: one argsort of a combined int64 key (about 8x
+    faster than Arrow's two-key sort, which cost as much as the insert itself)."""
+    metric = data.column(ms.METRIC_ID).to_numpy()
+    series = data.column(ms.SERIES_ID).to_numpy()
+    if len(series) and (int(series.min()) < 0 or int(series.max()) >= 2**32 or int(metric.max()) >= 2**31):
+        return pc.sort_indices(data, [(ms.METRIC_ID, "ascending"), (ms.SERIES_ID, "ascending")])
+    return pa.array(np.argsort((metric << 32) | series))
 
 
 def _insert(con: duckdb.DuckDBPyConnection, target: str, data: pa.Table) -> None:

@@ -5,7 +5,9 @@
     CREATE DATABASE [IF NOT EXISTS] name
         [WITH TTL 'duration' [SHARD n] [VNODE_DURATION 'd'] [REPLICA n] [PRECISION 'p']]
     ALTER DATABASE name SET TTL 'duration'
+    ALTER DATABASE name SET ROLLUPS 'interval:ttl[,interval:ttl...]'   (Heron; '' removes them)
     DROP DATABASE [IF EXISTS] name
+    DROP TABLE [IF EXISTS] name
     SHOW DATABASES
     SHOW TABLES
     DESCRIBE TABLE name        (also DESC)
@@ -34,7 +36,11 @@ _PATTERNS = {
         re.I | re.S,
     ),
     "alter": re.compile(rf"^ALTER\s+DATABASE\s+{_name(1)}\s+SET\s+TTL\s+'(?P<ttl>[^']*)'$", re.I | re.S),
+    "alter_rollups": re.compile(
+        rf"^ALTER\s+DATABASE\s+{_name(1)}\s+SET\s+ROLLUPS\s+'(?P<rollups>[^']*)'$", re.I | re.S
+    ),
     "drop": re.compile(rf"^DROP\s+DATABASE\s+(?P<ie>IF\s+EXISTS\s+)?{_name(1)}$", re.I | re.S),
+    "drop_table": re.compile(rf"^DROP\s+TABLE\s+(?P<ie>IF\s+EXISTS\s+)?{_name(1)}$", re.I | re.S),
     "show_databases": re.compile(r"^SHOW\s+DATABASES$", re.I),
     "show_tables": re.compile(r"^SHOW\s+TABLES$", re.I),
     "describe_table": re.compile(rf"^DESC(?:RIBE)?\s+TABLE\s+{_name(1)}$", re.I | re.S),
@@ -51,6 +57,7 @@ class Statement:
     kind: str
     name: str = ""
     ttl: str | None = None
+    rollups: str | None = None
     if_not_exists: bool = False
     if_exists: bool = False
 
@@ -77,6 +84,7 @@ def parse_catalog_statement(sql: str) -> Statement | None:
             kind=kind,
             name=name,
             ttl=ttl,
+            rollups=groups.get("rollups"),
             if_not_exists=bool(groups.get("ine")),
             if_exists=bool(groups.get("ie")),
         )

@@ -329,3 +329,156 @@ def test_any_json_lines_give_rows_or_parse_errors_only(values: list[object]) -> 
     ):
         with contextlib.suppress(ParseError):
             parse()
+
+
+# --- the vectorised NDJSON reader ----------------------------------------------------------------
+
+
+def canonical(result: LogsResult) -> dict[str, Any]:
+    """Everything a result says, in an order-free form: rows by line (with each column's kind
+    and type), errors and counts."""
+    table_rows = []
+    for batch in result.batches:
+        assert batch.lines is not None
+        kinds = {**{k: "tag" for k in batch.tags}, **{k: str(v.type) for k, v in batch.fields.items()}}
+        table = pa.table({"time": batch.time, **batch.tags, **batch.fields})
+        for line, row in zip(batch.lines.to_pylist(), table.to_pylist(), strict=True):
+            time_ns = row.pop("time")
+            cells = sorted((k, kinds[k], repr(v)) for k, v in row.items() if v is not None)
+            table_rows.append((line, time_ns, cells))
+    return {
+        "rows": sorted(table_rows),
+        "errors": [(e.message, e.line, e.column) for e in result.errors],
+        "rejected": result.rejected,
+    }
+
+
+def both_readers(body: bytes, **options: Any) -> LogsResult:
+    """Parse with and without the vectorised reader; the results must be the same."""
+    fast = parse_ndjson(body, table="t", now_ns=NOW, **options)
+    slow = parse_ndjson(body, table="t", now_ns=NOW, vectorised=False, **options)
+    assert canonical(fast) == canonical(slow)
+    return fast
+
+
+@given(log_cases())
+def test_the_vectorised_reader_reads_documents_as_the_loop_does(case: LogCase) -> None:
+    both_readers(encode_ndjson(case.docs), time_column=case.time_column, tag_columns=case.tag_columns)
+
+
+@given(st.lists(json_values(), max_size=6), st.sampled_from([None, "timestamp", "a.b"]))
+def test_the_vectorised_reader_agrees_on_any_json_lines(values: list[object], time_column: str | None) -> None:
+    both_readers(b"\n".join(orjson.dumps(v) for v in values), time_column=time_column, tag_columns=["tags"])
+
+
+@given(st.binary(max_size=300))
+def test_the_vectorised_reader_agrees_on_any_bytes(body: bytes) -> None:
+    both_readers(body, tag_columns=["a"])
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        SEED_NDJSON,
+        b'{"@timestamp":"2024-03-27T02:51:11.687Z","host":{"name":"web-1","ip":["10.0.0.1","10.0.0.2"]},"n":3}\n\n'
+        b'{"@timestamp":"2024-03-27T02:51:12+02:00","host":{"name":"web-2","ip":[]},"n":4.5,"ok":true}\r\n',
+        b'{"time":"2024-02-29 23:59:60,123456789123","level":"warn","codes":[1,-2],"flags":[true]}\n',
+    ],
+)
+def test_regular_bodies_take_the_vectorised_reader(body: bytes) -> None:
+    from heron.protocols._logs_fast import read_regular_ndjson
+
+    tags = frozenset({"node_id", "host.name", "level"})
+    assert read_regular_ndjson(body, table="t", time_keys=("date", "@timestamp", "time"), tag_columns=tags, now_ns=NOW)
+    for time_column in ("date", None):
+        both_readers(body, time_column=time_column, tag_columns=list(tags))
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"a":1}\n{"a":"x"}\n',  # a key changes type: the loop splits the batches
+        b'{"a":1,"A":2}\n',  # names differing in case share a column
+        b'{"a.b":1,"a":{"b":2}}\n',  # a dotted key meets a nested one
+        b'{"time":"2024-02-30T00:00:00Z"}\n',  # no such date: the loop rejects the document
+        b'{"time":1700000000}\n',  # an epoch number
+        b'{"msg":["a\\"b"]}\n',  # a string JSON escapes inside an array
+        b'{"x":"2024-01-01T00:00:00Z"}\n',  # Arrow would read a timestamp
+        b"[1,2]\n",
+        b'{"a":1}\n{"a":\n',
+    ],
+)
+def test_irregular_bodies_go_to_the_loop_and_read_the_same(body: bytes) -> None:
+    from heron.protocols._logs_fast import read_regular_ndjson
+
+    assert read_regular_ndjson(body, table="t", time_keys=("time",), tag_columns=(), now_ns=NOW) is None
+    both_readers(body)
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(1, 9999),
+            st.integers(0, 13),
+            st.integers(0, 32),
+            st.integers(0, 24),
+            st.integers(0, 60),
+            st.sampled_from(["", "Z", "z", "+05:30", "-0100", "+24:00", " Z"]),
+            st.text("0123456789", max_size=12),
+            st.sampled_from(["T", "t", " "]),
+        ),
+        min_size=1,
+        max_size=5,
+    )
+)
+def test_the_vectorised_reader_reads_times_as_the_loop_does(
+    stamps: list[tuple[int, int, int, int, int, str, str, str]],
+) -> None:
+    lines = []
+    for year, month, day, hour, second, zone, frac, sep in stamps:
+        text = f"{year:04d}-{month:02d}-{day:02d}{sep}{hour:02d}:07:{second:02d}" + (f".{frac}" if frac else "") + zone
+        lines.append(orjson.dumps({"time": text, "v": 1}))
+    both_readers(b"\n".join(lines))
+
+
+def both_bulk_readers(body: bytes, **options: Any) -> LogsResult | None:
+    """ES bulk with and without the vectorised reader: the same rows, items and errors (or
+    the same refusal of the whole body)."""
+    outcomes = []
+    for vectorised in (True, False):
+        try:
+            result = parse_es_bulk(body, table="t", now_ns=NOW, vectorised=vectorised, **options)
+        except ParseError as exc:
+            outcomes.append(("refused", exc.message, exc.line))
+            continue
+        items = [(i.action, i.index, i.id, i.line, i.document_line, i.error and i.error.message) for i in result.items]
+        outcomes.append(("read", canonical(result), items))
+    assert outcomes[0] == outcomes[1]
+    return None
+
+
+@given(st.data(), log_cases())
+def test_the_vectorised_bulk_reader_reads_pairs_as_the_loop_does(data: st.DataObject, case: LogCase) -> None:
+    body, _ = data.draw(bulk_bodies(case.docs))
+    both_bulk_readers(body, time_column=case.time_column, tag_columns=case.tag_columns)
+
+
+@given(st.lists(json_values(), max_size=6))
+def test_the_vectorised_bulk_reader_agrees_on_any_json_lines(values: list[object]) -> None:
+    both_bulk_readers(b"\n".join(orjson.dumps(v) for v in values), time_column="value")
+
+
+@given(st.binary(max_size=300))
+def test_the_vectorised_bulk_reader_agrees_on_any_bytes(body: bytes) -> None:
+    both_bulk_readers(body)
+
+
+def test_a_regular_bulk_body_takes_the_vectorised_reader() -> None:
+    from heron.protocols import logs
+
+    fast = logs._bulk_regular(
+        SEED_BULK.split(b"\n"), {}, table="t1", keys=("date",), tags=frozenset({"node_id"}), now_ns=NOW
+    )
+    assert fast is not None and fast.batches[0].lines is not None
+    assert fast.batches[0].lines.to_pylist() == [2, 4]
+    both_bulk_readers(SEED_BULK, time_column="date", tag_columns=["node_id", "operator_system"])

@@ -17,6 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from heron.core.errors import BadRequest, ParseError, PayloadTooLarge
+from heron.protocols import remote_write as rw
 from heron.protocols._pb import remote_write_v1_pb2 as v1
 from heron.protocols._pb import remote_write_v2_pb2 as v2
 from heron.protocols.remote_write import (
@@ -25,7 +26,6 @@ from heron.protocols.remote_write import (
     RemoteWriteResult,
     _parse,
     decompress_snappy_block,
-    parse_remote_write,
 )
 
 STALE_NAN = struct.unpack("<d", struct.pack("<Q", 0x7FF0000000000002))[0]
@@ -86,13 +86,22 @@ def encode_v2(series: list[Series]) -> bytes:
 
 
 def both(body: bytes, message: str = WRITE_REQUEST_V1, ident_fallback: str | None = None) -> RemoteWriteResult:
-    """Decode with the vectorised and the reference decoder; they must agree exactly."""
-    fast = _parse(body, message=message, ident_fallback=ident_fallback, max_problems=10, reference=False)
+    """Decode with the reference decoder and with the fast path, its scan compiled and in
+    numpy, each with a cold and a warm cache of known series; all must agree exactly."""
     slow = _parse(body, message=message, ident_fallback=ident_fallback, max_problems=10, reference=True)
-    assert summary(fast) == summary(slow)
-    # The second time, series the first one described come from the cache of known series.
-    again = _parse(body, message=message, ident_fallback=ident_fallback, max_problems=10, reference=False)
-    assert summary(again) == summary(slow)
+    expected = summary(slow)
+    fast = slow
+    for compiled in (True, False):
+        rw._KNOWN.map(ident_fallback).clear()
+        fast = _parse(
+            body, message=message, ident_fallback=ident_fallback, max_problems=10, reference=False, compiled=compiled
+        )
+        assert summary(fast) == expected, f"compiled={compiled}, cold cache"
+        # The second time, series the first one described come from the cache of known series.
+        again = _parse(
+            body, message=message, ident_fallback=ident_fallback, max_problems=10, reference=False, compiled=compiled
+        )
+        assert summary(again) == expected, f"compiled={compiled}, warm cache"
     return fast
 
 
@@ -453,10 +462,39 @@ def test_both_decoders_agree_on_reordered_encodings(series: list[Series], rnd: A
     assert sorted(repr(sorted(r.items())) for r in shuffled) == sorted(repr(sorted(r.items())) for r in plain)
 
 
-@given(st.binary(max_size=300), st.sampled_from([WRITE_REQUEST_V1, WRITE_REQUEST_V2]))
-def test_any_bytes_give_a_result_or_a_parse_error(body: bytes, message: str) -> None:
+@given(st.binary(max_size=300), st.sampled_from([WRITE_REQUEST_V1, WRITE_REQUEST_V2]), st.booleans())
+def test_any_bytes_give_a_result_or_a_parse_error(body: bytes, message: str, compiled: bool) -> None:
     with contextlib.suppress(ParseError):
-        parse_remote_write(body, message=message)
+        _parse(body, message=message, ident_fallback=None, max_problems=10, reference=False, compiled=compiled)
+
+
+def test_the_compiled_scanner_is_built_here() -> None:
+    """``pip install`` builds it where a compiler is present (as on Heron's machines), so the
+    tests above compare it with the numpy scan; without one the numpy scan does its work."""
+    assert rw._rwscan is not None
+
+
+@given(st.binary(max_size=400), st.booleans())
+def test_the_compiled_scanner_takes_any_bytes(body: bytes, known: bool) -> None:
+    """Any bytes give None or a scan whose arrays have one entry per series."""
+    assert rw._rwscan is not None
+    cache: dict[bytes, Any] = {b"": "known"} if known else {}
+    scanned = rw._rwscan.scan_v1(body, cache)
+    if scanned is not None:
+        entries, keys, firsts, lasts, values, stamps, _ = scanned
+        n = len(entries)
+        assert n == len(keys) and all(len(b) == 8 * n for b in (firsts, lasts, values, stamps))
+
+
+@given(series_lists(), st.lists(_PROMETHEUS_MS, min_size=1, max_size=2))
+def test_both_scans_find_the_same_series_values_and_times(series: list[Series], stamps: list[int]) -> None:
+    assert rw._rwscan is not None
+    for ms in stamps:
+        body = encode_v1([Series(s.labels, [(float(i) - 0.5, ms)]) for i, s in enumerate(series)])
+        cache: dict[bytes, Any] = {}
+        compiled, numpy_scan = rw._rwscan.scan_v1(body, cache), rw._scan_v1(body, cache)
+        if numpy_scan is not None:
+            assert compiled == numpy_scan
 
 
 @given(series_lists(), st.data())
@@ -467,8 +505,16 @@ def test_damaged_requests_give_a_result_or_a_parse_error(series: list[Series], d
         body[at] = data.draw(st.integers(0, 255))
     cut = data.draw(st.integers(0, len(body)))
     for message in (WRITE_REQUEST_V1, WRITE_REQUEST_V2):
-        with contextlib.suppress(ParseError):
-            parse_remote_write(bytes(body[:cut]), message=message)
+        for compiled in (True, False):
+            with contextlib.suppress(ParseError):
+                _parse(
+                    bytes(body[:cut]),
+                    message=message,
+                    ident_fallback=None,
+                    max_problems=10,
+                    reference=False,
+                    compiled=compiled,
+                )
 
 
 def test_a_large_request_decodes_alike_on_both_paths() -> None:

@@ -15,6 +15,8 @@ VALID = [
     ("ALTER DATABASE x SET TTL '7d'", Statement("alter", "x", ttl="7d")),
     ("DROP DATABASE x", Statement("drop", "x")),
     ("DROP DATABASE IF EXISTS x", Statement("drop", "x", if_exists=True)),
+    ("DROP TABLE cpu", Statement("drop_table", "cpu")),
+    ('drop table if exists "node load";', Statement("drop_table", "node load", if_exists=True)),
     ("SHOW DATABASES", Statement("show_databases")),
     ("show tables;", Statement("show_tables")),
     ("DESCRIBE TABLE cpu", Statement("describe_table", "cpu")),
@@ -34,7 +36,7 @@ def test_it_parses_catalog_statements(sql: str, expected: Statement) -> None:
     [
         "SELECT 1",
         "CREATE TABLE t (a INT)",
-        "DROP TABLE cpu",
+        "DROP TABLE a, b",
         "CREATE DATABASE x WITH TTL",
         "CREATE DATABASE x; DROP DATABASE y",
         "ALTER DATABASE x SET SHARD 3",

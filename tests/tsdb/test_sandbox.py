@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import duckdb
@@ -113,3 +114,27 @@ def test_limits_stop_long_and_large_queries(con: duckdb.DuckDBPyConnection) -> N
 def test_unknown_tables_get_a_clear_message(con: duckdb.DuckDBPyConnection) -> None:
     with pytest.raises(SqlRejected, match="table 'mem' does not exist in this database"):
         _run(con, "SELECT * FROM mem")
+
+
+def _host_of(con: duckdb.DuckDBPyConnection, schema: str) -> list[object]:
+    stream = run_select(con, schema, "SELECT host FROM cpu ORDER BY time LIMIT 1", timeout_seconds=10, max_rows=10)
+    try:
+        return [row for batch in stream for row in batch.column(0).to_pylist()]
+    finally:
+        stream.close()
+
+
+def test_kept_cursors_stay_with_their_database_and_survive_failed_queries(con: duckdb.DuckDBPyConnection) -> None:
+    """Cursors are reused per database: after errors, row limits and timeouts, and with two
+    databases used in turn from several threads, each query still reads its own database."""
+    for _ in range(3):
+        with pytest.raises(QueryFailed):
+            _run(con, "SELECT no_such_column FROM cpu")
+        with pytest.raises(QueryFailed, match="more than 1 rows"):
+            _run(con, "SELECT * FROM cpu", max_rows=1)
+        with pytest.raises(QueryFailed, match="longer than"):
+            _run(con, "SELECT count(*) FROM range(100000000000) a", timeout=0.2)
+        assert _host_of(con, MINE) == ["a"]
+    with ThreadPoolExecutor(4) as pool:
+        found = list(pool.map(lambda i: (i % 2, _host_of(con, (MINE, OTHER)[i % 2])), range(40)))
+    assert {(i, tuple(hosts)) for i, hosts in found} == {(0, ("a",)), (1, ("secret-host",))}

@@ -12,8 +12,9 @@ from heron.core.errors import DatabaseExists, DatabaseNotFound, Forbidden, SqlRe
 from heron.core.timeprec import format_duration_seconds, parse_duration_seconds
 from heron.meta.namespaces import DEFAULT_DATABASE
 from heron.tsdb.ddl import Statement
-from heron.tsdb.names import check_name, schema_for
-from heron.tsdb.store import create_schema, describe_table, drop_schema, list_tables
+from heron.tsdb.names import INTERNAL_PREFIX, check_name, schema_for
+from heron.tsdb.rollups import format_rollups, parse_rollups
+from heron.tsdb.store import create_schema, describe_table, list_tables
 
 _EMPTY = pa.table({})
 
@@ -44,6 +45,13 @@ async def run_catalog_statement(
         _require_admin(user, "ALTER DATABASE")
         svc.namespaces.set_ttl(tenant, stmt.name, ttl_seconds=parse_duration_seconds(stmt.ttl or ""))
         return _EMPTY
+    if stmt.kind == "alter_rollups":
+        _require_admin(user, "ALTER DATABASE")
+        rules = parse_rollups(stmt.rollups or "")
+        svc.namespaces.get(tenant, stmt.name)
+        svc.namespaces.set_rollups(tenant, stmt.name, rollups=format_rollups(rules))
+        await asyncio.wrap_future(svc.writer.set_rollups(schema_for(tenant, stmt.name), rules))
+        return _EMPTY
     if stmt.kind == "drop":
         _require_admin(user, "DROP DATABASE")
         if stmt.name == DEFAULT_DATABASE:
@@ -53,8 +61,16 @@ async def run_catalog_statement(
                 return _EMPTY
             raise DatabaseNotFound(tenant, stmt.name)
         svc.namespaces.drop(tenant, stmt.name)
-        schema = schema_for(tenant, stmt.name)
-        await asyncio.wrap_future(svc.writer.call(lambda con: drop_schema(con, schema)))
+        await asyncio.wrap_future(svc.writer.drop_schema(schema_for(tenant, stmt.name)))
+        return _EMPTY
+    if stmt.kind == "drop_table":
+        _require_admin(user, "DROP TABLE")
+        svc.namespaces.get(tenant, database)
+        if stmt.name.lower().startswith(INTERNAL_PREFIX):
+            raise SqlRejected(f"table '{stmt.name}' is part of Heron's metric store and cannot be dropped")
+        dropped = await asyncio.wrap_future(svc.writer.drop_table(schema_for(tenant, database), stmt.name))
+        if not dropped and not stmt.if_exists:
+            raise SqlRejected(f"table '{stmt.name}' does not exist in database '{database}'")
         return _EMPTY
     if stmt.kind == "show_databases":
         return pa.table({"database_name": [d.name for d in svc.namespaces.list(tenant)]})
@@ -89,6 +105,7 @@ async def run_catalog_statement(
                 "shard": [1],
                 "replica": [1],
                 "precision": ["NS"],
+                "rollups": [info.rollups],
             }
         )
     raise SqlRejected(f"unsupported statement: {stmt.kind}")

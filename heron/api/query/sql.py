@@ -48,7 +48,8 @@ async def run_sql(
     media = CONTENT_TYPES[fmt]
 
     # Readers see every acknowledged write: apply what waits in the write-ahead log first.
-    await asyncio.wrap_future(svc.writer.sync())
+    if not svc.writer.caught_up():
+        await asyncio.wrap_future(svc.writer.sync())
     stmt = parse_catalog_statement(sql) if looks_like_catalog_statement(sql) else None
     if stmt is not None:
         table = await run_catalog_statement(svc, stmt, tenant=tenant, database=db, user=user)
