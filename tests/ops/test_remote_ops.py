@@ -56,8 +56,11 @@ def test_a_manual_trigger_runs_and_an_agent_without_exec_refuses_and_is_audited(
     by_server = {r["server_id"]: r for r in runs}
     assert by_server[fleet.allowed_id]["status"] == "failed" and by_server[fleet.allowed_id]["exit_code"] == 3
     assert by_server[fleet.plain_id]["status"] == "refused" and "--allow exec" in by_server[fleet.plain_id]["error"]
-    refused = _audit(fleet, action="cron.run", server_id=fleet.plain_id, outcome="refused")
-    assert refused and refused[0]["detail"]["trigger"] == "manual"
+    # The audit log is written in batches beside the runs: wait for it rather than race it.
+    refused = wait_for(
+        lambda: _audit(fleet, action="cron.run", server_id=fleet.plain_id, outcome="refused"), "the audit record"
+    )
+    assert refused[0]["detail"]["trigger"] == "manual"
 
 
 @pytest.mark.parametrize(
