@@ -84,6 +84,15 @@ class ByteBudget:
     def waiting(self) -> int:
         return len(self._waiters)
 
+    def snapshot(self) -> dict[str, int]:
+        """What ``GET /api/v1/health`` shows under ``admission``."""
+        return {
+            "capacity_bytes": self.capacity,
+            "held_bytes": self.capacity - self.free,
+            "waiting": self.waiting,
+            "refused": self.refused,
+        }
+
     def _wake(self) -> None:
         while self._waiters and self.free >= self._waiters[0][0]:
             size, granted = self._waiters.popleft()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import JSONResponse, Response
 
 from heron import __version__
@@ -15,12 +15,18 @@ heron = APIRouter(tags=["health"])
 
 
 @heron.get("/api/v1/health", summary="Heron's health: the store's backlog and quarantine (no auth)")
-async def health_heron(svc: Services = Depends(services)) -> JSONResponse:
+async def health_heron(request: Request, svc: Services = Depends(services)) -> JSONResponse:
     """``degraded`` while acknowledged writes cannot be applied (they are kept and retried);
-    ``quarantined_records`` counts records the store refused (see ``heron wal inspect``)."""
+    ``quarantined_records`` counts records the store refused (see ``heron wal inspect``);
+    ``admission`` shows how much of the write budget is held, so an operator can tell a 429
+    storm from a slow store."""
     store = svc.writer.health()
     status = "healthy" if store["status"] == "ok" else "degraded"
-    return JSONResponse({"version": __version__, "status": status, "store": store})
+    body: dict[str, object] = {"version": __version__, "status": status, "store": store}
+    budget = getattr(request.app.state, "write_budget", None)
+    if budget is not None:
+        body["admission"] = budget.snapshot()
+    return JSONResponse(body)
 
 
 #: The InfluxDB version Heron's InfluxDB-compatible endpoints announce to clients.

@@ -4,14 +4,18 @@
   in case) are refused in each dialect's way, naming the key; nothing of them is logged.
 * A Hypothesis property over every write route: whatever a route acknowledges can be read
   by SQL right after, and ``SELECT 1`` and an unrelated table keep answering.
-* Admission control: past the in-flight byte budget, writes wait and then get 429 with
-  ``Retry-After``; no connection is reset and every 2xx is stored.
+* Admission control: past the in-flight byte budget (held on purpose by writes whose bodies
+  stall), a write waits and then gets 429 with ``Retry-After`` (503 on remote write); under
+  many clients no connection is reset and every 2xx is stored.
 """
 
 from __future__ import annotations
 
+import base64
 import secrets
+import socket
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -354,38 +358,109 @@ def _hammer(
     return statuses, refused, errors
 
 
-def test_past_the_byte_budget_writes_get_429_with_retry_after_and_every_2xx_is_stored(
+class StalledWrite:
+    """A write whose headers are sent and whose body stops after a few bytes, over a raw
+    socket: its reservation is held, deterministically, until :meth:`finish`."""
+
+    def __init__(self, srv: RunningServer, path: str, body: bytes) -> None:
+        host, port = srv.url.removeprefix("http://").split(":")
+        self.sock = socket.create_connection((host, int(port)), timeout=30)
+        self.body = body
+        token = base64.b64encode(f"{srv.auth[0]}:{srv.auth[1]}".encode()).decode()
+        head = (
+            f"POST {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Basic {token}\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        )
+        self.sock.sendall(head.encode() + body[:64])
+
+    def finish(self) -> int:
+        """Send the rest of the body; the answer's status code."""
+        self.sock.sendall(self.body[64:])
+        reply = b""
+        while b"\r\n" not in reply:
+            chunk = self.sock.recv(4096)
+            assert chunk, f"connection closed before an answer: {reply!r}"
+            reply += chunk
+        self.sock.close()
+        return int(reply.split(b" ", 2)[1])
+
+
+def _admission(client: httpx.Client) -> dict[str, int]:
+    return dict(client.get("/api/v1/health").json()["admission"])
+
+
+def _wait_held(client: httpx.Client, at_least: int) -> None:
+    """Poll the health report until the budget holds ``at_least`` bytes (no fixed sleep)."""
+    for _ in range(600):
+        if _admission(client)["held_bytes"] >= at_least:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"the stalled writes never held {at_least} bytes: {_admission(client)}")
+
+
+def _lines(batch: str, rows: int) -> bytes:
+    return "\n".join(f"adm,batch={batch} v={i}i {NOW_NS + i}" for i in range(rows)).encode()
+
+
+def test_past_the_byte_budget_a_write_waits_then_gets_429_and_the_connection_stays_usable(
     tight_server: RunningServer,
 ) -> None:
-    rows = 10_000  # about 450 KB per body: two fit in the budget
+    with tight_server.client() as client:
+        db = _new_db(client)
+        bodies = [_lines(f"held{n}", 10_000) for n in range(2)]  # about 450 KB each
+        assert 2 * len(bodies[0]) <= 1_000_000 < 3 * len(bodies[0])  # no room for a third
+        stalled = [StalledWrite(tight_server, f"/write?db={db}", b) for b in bodies]
+        _wait_held(client, 2 * len(bodies[0]))
+        refused_before = _admission(client)["refused"]
+
+        third = _lines("third", 10_000)
+        r = client.post(f"/write?db={db}", content=third)
+        assert r.status_code == 429, r.text
+        assert r.headers["Retry-After"] == "1"
+        assert "too many writes in progress" in r.json()["error"]
+        assert _admission(client)["refused"] == refused_before + 1
+
+        assert [s.finish() for s in stalled] == [204, 204]
+        again = client.post(f"/write?db={db}", content=third)  # the same keep-alive connection
+        assert again.status_code == 204, again.text
+        stored = _sql(client, "SELECT batch, count(*) AS n FROM adm GROUP BY batch ORDER BY batch", db).json()
+        assert stored == [{"batch": b, "n": 10_000} for b in ("held0", "held1", "third")]
+        assert _admission(client)["held_bytes"] == 0
+        assert client.get("/api/v1/health").json()["status"] == "healthy"
+
+
+def test_under_many_clients_every_answer_is_204_or_429_and_every_204_is_stored(
+    tight_server: RunningServer,
+) -> None:
+    rows = 10_000
     with tight_server.client() as client:
         db = _new_db(client)
 
     def send(c: httpx.Client, n: int) -> httpx.Response:
-        body = "\n".join(f"adm,batch=b{n} v={i}i {NOW_NS + i}" for i in range(rows))
-        return c.post(f"/write?db={db}", content=body)
+        return c.post(f"/write?db={db}", content=_lines(f"b{n}", rows))
 
     statuses, refused, errors = _hammer(tight_server, send, clients=24, each=3)
     assert errors == []  # no connection reset or dropped
-    assert statuses[429] > 0 and set(statuses) <= {204, 429}, statuses
+    assert set(statuses) <= {204, 429}, statuses
     for r in refused:
         assert r.headers["Retry-After"] == "1" and "too many writes in progress" in r.json()["error"]
     with tight_server.client() as client:
         stored = _sql(client, "SELECT count(*) AS n FROM adm", db).json()
         assert stored == [{"n": statuses[204] * rows}]
-        health = client.get("/api/v1/health").json()
-        assert health["status"] == "healthy"
+        assert client.get("/api/v1/health").json()["status"] == "healthy"
 
 
 def test_remote_write_past_the_budget_is_503_which_prometheus_retries(tight_server: RunningServer) -> None:
     with tight_server.client() as client:
         db = _new_db(client)
-    series = [Series([("__name__", "rw_load"), ("i", str(i))], [(1.0, NOW_NS // 10**6)]) for i in range(20_000)]
-    body = bytes(cramjam.snappy.compress_raw(encode_v1(series)))
+        body = _lines("held", 10_800)  # two of these leave under 20 KB of the 1 MB budget
+        stalled = [StalledWrite(tight_server, f"/write?db={db}", body) for _ in range(2)]
+        _wait_held(client, 2 * len(body))
+        series = [Series([("__name__", "rw_load"), ("i", str(i))], [(1.0, NOW_NS // 10**6)]) for i in range(2_000)]
+        rw = bytes(cramjam.snappy.compress_raw(encode_v1(series)))
+        assert len(rw) * 8 > 1_000_000 - 2 * len(body)  # a compressed body counts 8 times its size
 
-    def send(c: httpx.Client, _n: int) -> httpx.Response:
-        return c.post(f"/api/v1/prom/write?db={db}", content=body, headers=SNAPPY)
-
-    statuses, refused, errors = _hammer(tight_server, send, clients=16, each=2)
-    assert errors == [] and statuses[503] > 0 and set(statuses) <= {204, 503}, statuses
-    assert all(r.headers["Retry-After"] == "1" for r in refused)
+        r = client.post(f"/api/v1/prom/write?db={db}", content=rw, headers=SNAPPY)
+        assert r.status_code == 503 and r.headers["Retry-After"] == "1", r.text
+        assert [s.finish() for s in stalled] == [204, 204]
+        assert client.post(f"/api/v1/prom/write?db={db}", content=rw, headers=SNAPPY).status_code == 204
