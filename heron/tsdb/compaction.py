@@ -54,6 +54,8 @@ HOST_TAGS = ("ident", "host", "hostname", "instance", "agent_hostname")
 #: Windows waiting for compaction (and their rollups), kept in the same transactions as the
 #: rows that made them wait, so a crash forgets none.
 PENDING_TABLE = f"{MACRO_SCHEMA}.heron_compaction_pending"
+#: What :meth:`Compactor.clean_before` answers when no window of a table waits (year 2262).
+_NEVER = 2**63 - 1
 #: A window spanning more windows than this in one apply is looked at row by row
 #: (``np.unique``); fewer are marked as a range without that cost.
 _RANGE_MARK_LIMIT = 64
@@ -156,6 +158,7 @@ class Compactor:
         self._dirty: dict[tuple[str, str], _Dirty] = {}
         self._merges: dict[tuple[str, str], _Dirty] = {}  # merge windows waiting, by index
         self._split: list[Step] = []  # halves of windows too large for one step, due now
+        self._running: list[Step] = []  # handed out by due(), not yet finished or failed
 
     # -- learning what changed -------------------------------------------------------------
 
@@ -312,7 +315,28 @@ class Compactor:
     def due(self, *, now: float | None = None, everything: bool = False) -> Step | None:
         """The next step to run: a half of a split window first, else the window written
         to longest ago that has had no rows for ``delay_seconds`` (any window with
-        ``everything``); None when none is due. The step is no longer waiting once returned."""
+        ``everything``); None when none is due. The step is no longer waiting once returned;
+        it counts as running until :meth:`finished` or :meth:`failed`."""
+        step = self._next(now=now, everything=everything)
+        if step is not None:
+            with self._lock:
+                self._running.append(step)
+        return step
+
+    def clean_before(self, schema: str, table: str) -> int | None:
+        """Where ``table``'s rollups stop being exact: the start (ns) of its earliest window
+        that is waiting, split or being compacted (a very large number when none is); None
+        when compaction is off, so no rollup is maintained. Rollup rows before it hold every
+        row applied before the last step of their window."""
+        if not self.enabled:
+            return None
+        key = (schema, table.lower())
+        with self._lock:
+            starts = [w * self.window_ns for w in self._dirty.get(key, _Dirty()).windows]
+            starts += [s.lo_ns for s in (*self._split, *self._running) if (s.schema, s.table) == key]
+        return min(starts, default=_NEVER)
+
+    def _next(self, *, now: float | None, everything: bool) -> Step | None:
         if not self.enabled:
             return None
         moment = time.monotonic() if now is None else now
@@ -368,6 +392,7 @@ class Compactor:
     def finished(self, report: StepReport) -> None:
         """Count a step; queue the halves of a window that was too large."""
         c = self.counters
+        self._done(report.step)
         if report.split:
             with self._lock:
                 self._split.extend(report.split)
@@ -401,6 +426,7 @@ class Compactor:
     def failed(self, step: Step, exc: BaseException) -> None:
         """A step that failed is marked as written to now, so it is tried again later."""
         self.counters.failures += 1
+        self._done(step)
         log.warning(
             "compaction step failed; the window is left as it was and tried again later",
             extra={"schema": step.schema, "table": step.table, "error": str(exc).splitlines()[0] if str(exc) else ""},
@@ -409,6 +435,10 @@ class Compactor:
             window = step.lo_ns // self.window_ns
             self._dirty.setdefault((step.schema, step.table), _Dirty()).windows[window] = time.monotonic()
             self.counters.windows_waiting = self._count()
+
+    def _done(self, step: Step) -> None:
+        with self._lock, contextlib.suppress(ValueError):
+            self._running.remove(step)
 
     def _count(self) -> int:
         """Windows waiting (and, as a side effect, the merge windows' counter)."""

@@ -4,7 +4,14 @@ History is the ``server_status`` table of tenant ``cnosdb``, database ``public``
 the inventory, see :mod:`heron.inventory.live`), read through the SQL sandbox (time limit,
 row limit) and averaged per time bucket: 30 seconds for ``1d``, 5 minutes for ``7d`` and
 30 minutes for ``30d``, so a curve has at most about 2,900 points. Counters (transfer totals,
-uptime) take the bucket's largest value instead of the mean.
+uptime) take the bucket's largest value instead of the mean. Buckets start on multiples of
+their size (Unix time), the first one included whole.
+
+Where the database has rollups (``ALTER DATABASE public SET ROLLUPS '5m:90d'``, see
+docs/storage.md) whose interval divides the bucket and which are kept for the whole period,
+the part of the curve that compaction has finished comes from the rollup table (a few rows
+per bucket instead of one per report) and the rest from raw rows; both give the same
+numbers, and a curve reaches back past the raw rows' TTL as far as the rollup does.
 
 Who may read it: whoever may read the server (admins all, members their own, guests those
 not hidden from guests), and guests only the ``1d`` period (Nezha's rule, in
@@ -15,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query
@@ -31,7 +39,8 @@ from heron.core.errors import BadRequest, NotFound
 from heron.inventory.live import STATUS_TABLE
 from heron.inventory.view import ServerView
 from heron.meta.namespaces import DEFAULT_DATABASE, DEFAULT_TENANT
-from heron.tsdb.names import schema_for
+from heron.tsdb.names import quote_ident, schema_for
+from heron.tsdb.rollups import NS_PER_SECOND, rollup_table
 from heron.tsdb.sandbox import run_select
 
 router = APIRouter(tags=["heron"], dependencies=[Depends(current_principal)])
@@ -64,17 +73,61 @@ PERIODS: dict[str, tuple[int, int]] = {
 }
 
 
-def metrics_sql(server_id: int, metric: str, period: str, *, now: float) -> str:
+@dataclass(frozen=True, slots=True)
+class RollupSource:
+    """Read buckets before ``until_ns`` from ``table``, a rollup of ``server_status``."""
+
+    table: str
+    until_ns: int
+
+
+def metrics_sql(server_id: int, metric: str, period: str, *, now: float, rollup: RollupSource | None = None) -> str:
     """The query for one curve; every value in it is a number or a name from the tables above."""
     column, summary = METRICS[metric]
     span, bucket = PERIODS[period]
-    since_us = int((now - span) * 1_000_000)
+    since_ns = (int(now) - span) // bucket * bucket * NS_PER_SECOND
+    ts = f"epoch_ms(time_bucket(INTERVAL '{bucket} seconds', CAST(time AS TIMESTAMP)))"
+    where = f"server_id = '{int(server_id)}' AND time >= make_timestamp_ns({since_ns})"
+    if rollup is None:
+        return (
+            f"SELECT {ts} AS ts, {summary}({column}) AS value FROM {STATUS_TABLE} "
+            f"WHERE {where} AND {column} IS NOT NULL GROUP BY ts ORDER BY ts"
+        )
+    # Sum and count (or the largest value) of each piece, so that the buckets' means are
+    # the same whether a piece is a rollup interval or a raw row.
+    cut = f"make_timestamp_ns({rollup.until_ns})"
+    value = "sum(s) / sum(n)" if summary == "avg" else "max(m)"
     return (
-        f"SELECT epoch_ms(time_bucket(INTERVAL '{bucket} seconds', CAST(time AS TIMESTAMP))) AS ts, "
-        f"{summary}({column}) AS value FROM {STATUS_TABLE} "
-        f"WHERE server_id = '{int(server_id)}' AND time >= make_timestamp({since_us}) AND {column} IS NOT NULL "
-        "GROUP BY ts ORDER BY ts"
+        f"SELECT {ts} AS ts, {value} AS value FROM ("
+        f"SELECT time, {column}_sum AS s, {column}_count AS n, {column}_max AS m FROM {quote_ident(rollup.table)} "
+        f"WHERE {where} AND time < {cut} AND {column}_count > 0 "
+        "UNION ALL "
+        f"SELECT time, {column} AS s, 1 AS n, {column} AS m FROM {STATUS_TABLE} "
+        f"WHERE {where} AND time >= {cut} AND {column} IS NOT NULL"
+        ") GROUP BY ts ORDER BY ts"
     )
+
+
+def rollup_source(
+    svc: Services, schema: str, tables: frozenset[str], period: str, *, now: float
+) -> RollupSource | None:
+    """The coarsest rollup that answers ``period`` exactly, and up to where; None: raw rows only."""
+    span, bucket = PERIODS[period]
+    compactor = svc.writer.compactor
+    usable = [
+        rule
+        for rule in compactor.rollups.get(schema, ())
+        if bucket % rule.interval_seconds == 0 and (rule.ttl_seconds == 0 or rule.ttl_seconds >= span)
+    ]
+    if not usable:
+        return None
+    table = rollup_table(STATUS_TABLE, max(usable, key=lambda r: r.interval_seconds))
+    clean = compactor.clean_before(schema, STATUS_TABLE)
+    if table not in tables or clean is None:
+        return None
+    # The window being written now always comes from raw rows: its rollup lags by a step.
+    current = int(now * NS_PER_SECOND) // compactor.window_ns * compactor.window_ns
+    return RollupSource(table, min(clean, current))
 
 
 def read_points(svc: Services, server_id: int, metric: str, period: str) -> list[dict[str, Any]]:
@@ -83,10 +136,12 @@ def read_points(svc: Services, server_id: int, metric: str, period: str) -> list
     tables = svc.writer.table_names(schema)
     if STATUS_TABLE not in tables:
         return []
+    now = time.time()
+    rollup = rollup_source(svc, schema, tables, period, now=now)
     stream = run_select(
         svc.tsdb,
         schema,
-        metrics_sql(server_id, metric, period, now=time.time()),
+        metrics_sql(server_id, metric, period, now=now, rollup=rollup),
         timeout_seconds=svc.settings.query_timeout_seconds,
         max_rows=svc.settings.max_result_rows,
         tables=tables,
