@@ -187,6 +187,11 @@ class AlertService:
             return True
         return srv.owner_id is not None and srv.owner_id == rule.owner_id
 
+    def may_watch(self, rule: RuleDef, srv: ServerSnapshot) -> bool:
+        """Whether ``rule`` watches ``srv``: an admin's rules every server, a member's their own
+        (as of the last :meth:`routing`)."""
+        return self._may_watch(rule, srv)
+
     def status_of(self, rule: RuleDef) -> RuleStatus:
         if rule.kind == "promql":
             return RuleStatus(state="waiting", message=WAITING_FOR_PROMQL)

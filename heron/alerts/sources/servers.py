@@ -16,6 +16,15 @@ from heron.alerts.sources import Observation
 CYCLE_REFRESH_SECONDS = 60.0
 
 
+def cycle_bytes(cond: Condition, moved: tuple[float, float]) -> float:
+    """What a transfer quota counts of (bytes in, bytes out)."""
+    if cond.type == "transfer_in_cycle":
+        return moved[0]
+    if cond.type == "transfer_out_cycle":
+        return moved[1]
+    return moved[0] + moved[1]
+
+
 @dataclass(frozen=True, slots=True)
 class ServerSnapshot:
     """A server as rules see it: its record, whether it is online, its host block and status."""
@@ -60,6 +69,13 @@ class ServerSource:
         self._snapshot: list[ServerSnapshot] = []
         self._snapshot_at = -1.0
 
+    @property
+    def servers(self) -> list[ServerSnapshot]:
+        """The servers as of the last round (read now if no round has run yet)."""
+        if self._snapshot_at < 0:
+            self._snapshot = list(self._servers())
+        return self._snapshot
+
     def begin(self, now: float) -> None:
         """Read the servers once per evaluation round (every server rule sees the same state)."""
         if now != self._snapshot_at:
@@ -73,20 +89,23 @@ class ServerSource:
         for cycle_key in [k for k in self._cycles if k[0] in rule_ids]:
             del self._cycles[cycle_key]
 
-    def _cycle_value(self, rule: RuleDef, index: int, cond: Condition, server_id: int, now: float) -> float | None:
+    def cycle_transfer(
+        self, rule: RuleDef, index: int, cond: Condition, now: float
+    ) -> tuple[float, Mapping[int, tuple[float, float]]]:
+        """When the bytes moved in the current cycle of ``rule``'s condition ``index`` were
+        read, and those bytes by server (in, out); read again every ``CYCLE_REFRESH_SECONDS``
+        and when a new cycle starts. The rule's evaluation and Nezha's cycle statistics
+        (``GET /api/v1/service``) share it."""
+        start, _end = cycle_bounds(cond, datetime.fromtimestamp(now, UTC))
         cached = self._cycles.get((rule.id, index))
-        if cached is None or now - cached[0] >= CYCLE_REFRESH_SECONDS:
-            start, _end = cycle_bounds(cond, datetime.fromtimestamp(now, UTC))
+        if cached is None or now - cached[0] >= CYCLE_REFRESH_SECONDS or cached[1] != start:
             cached = (now, start, self._transfer_since(start))
             self._cycles[(rule.id, index)] = cached
-        moved = cached[2].get(server_id)
-        if moved is None:
-            return None
-        if cond.type == "transfer_in_cycle":
-            return moved[0]
-        if cond.type == "transfer_out_cycle":
-            return moved[1]
-        return moved[0] + moved[1]
+        return cached[0], cached[2]
+
+    def _cycle_value(self, rule: RuleDef, index: int, cond: Condition, server_id: int, now: float) -> float | None:
+        moved = self.cycle_transfer(rule, index, cond, now)[1].get(server_id)
+        return None if moved is None else cycle_bytes(cond, moved)
 
     def observe(self, rule: RuleDef, now: float) -> list[Observation]:
         """Observations of the servers where something is going on: a condition out of range,

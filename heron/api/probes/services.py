@@ -32,6 +32,9 @@ from fastapi import APIRouter, Body, Depends, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
+from heron.alerts.cycles import cycle_transfer_stats
+from heron.alerts.service import AlertService
+from heron.api.alerts import alert_service
 from heron.api.deps import current_principal, current_user, require_admin, services
 from heron.api.inventory.servers import visible_servers
 from heron.api.probes.runtime import probes_of, reader
@@ -205,11 +208,15 @@ def _stats(vantage: history.VantageHistory) -> dict[str, Any]:
     }
 
 
-@router.get("/api/v1/service", summary="Monitors overview (Nezha v1): current up/down and 30 daily buckets")
+@router.get(
+    "/api/v1/service",
+    summary="Monitors overview (Nezha v1): current up/down, 30 daily buckets, transfer quotas (cycle_transfer_stats)",
+)
 async def show_services(
     svc: Services = Depends(services),
     principal: Principal = Depends(current_principal),
     probes: ProbeService = Depends(probes_of),
+    alerts: AlertService = Depends(alert_service),
 ) -> dict[str, Any]:
     names = await run_in_threadpool(_server_names, svc, probes, principal)
     today = int(time.time() // DAY_SECONDS)
@@ -231,7 +238,12 @@ async def show_services(
             "up": up,
             "down": down,
         }
-    return {"success": True, "data": {"services": out}}
+    data: dict[str, Any] = {"services": out}
+    servers = {sid: name for sid, name in names.items() if sid != HERON_NODE_ID}
+    stats = await run_in_threadpool(cycle_transfer_stats, alerts, servers, time.time())
+    if stats:  # Nezha leaves the key out when no rule has a quota
+        data["cycle_transfer_stats"] = stats
+    return {"success": True, "data": data}
 
 
 @managed.get("/api/v1/service/list", summary="List monitors (Nezha v1's Service fields, with Heron's)")
