@@ -142,7 +142,7 @@ def create_app(svc: Services) -> FastAPI:
     # -- alerts and notifications (issue 13) --
     alerts = build_alert_service(svc, live_tenant=LIVE_TENANT, live_database=LIVE_DATABASE)
     ops = build_ops(svc)
-    mcp = ops_mcp.McpEndpoint(svc, ops)
+    mcp = ops_mcp.McpEndpoint(svc, ops, alerts=alerts, probes=lambda: getattr(app.state, "probes", None))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
