@@ -262,11 +262,18 @@ def _safe_jinja(text: str, where: str) -> str:
         return "{{ " + orjson.dumps(text).decode() + " }}"
 
 
-def parse_promql_spec(body: Mapping[str, Any]) -> PromqlSpec:
+def parse_promql_spec(body: Mapping[str, Any], check_sql: SqlChecker | None = None) -> PromqlSpec:
     tenant = body.get("tenant") or "cnosdb"
     database = body.get("database") or "public"
     if not isinstance(tenant, str) or not isinstance(database, str):
         raise BadRequest("tenant, database: expected names")
+    if check_sql is not None:
+        try:
+            check_sql(tenant, database, "SELECT 1")
+        except HeronError as exc:
+            err = BadRequest(f"database: {exc.message}")
+            err.status = exc.status if 400 <= exc.status < 500 else 422
+            raise err from None
     group = body.get("group") or ""
     if not isinstance(group, str) or len(group) > 255:
         raise BadRequest("group: expected a name of at most 255 characters")
@@ -335,7 +342,7 @@ def parse_rule(body: Mapping[str, Any], *, check_sql: SqlChecker, rule_id: int =
     if kind == "server":
         return RuleDef(**common, conditions=tuple(parse_conditions(body.get("rules"))))
     if kind == "promql":
-        promql = parse_promql_spec(body)
+        promql = parse_promql_spec(body, check_sql)
         for_seconds = _seconds(body.get("for_seconds"), "for_seconds")
         keep = _seconds(body.get("keep_firing_for_seconds"), "keep_firing_for_seconds")
         spec = {

@@ -54,6 +54,11 @@ CPU = {"type": "cpu", "max": 90, "duration": 10, "cover": 0}
         ({"name": "x", "kind": "promql", "expr": "up[5m]"}, 400, "expr: an alerting rule's expression must give"),
         ({"name": "x", "kind": "promql", "expr": "up", "annotations": {"s": "{{ $nope }}"}}, 400, "annotations.s:"),
         ({"name": "x", "kind": "promql", "expr": "up", "labels": {"a": "{{ range $labels }}"}}, 400, "labels.a:"),
+        (
+            {"name": "x", "kind": "promql", "expr": "up", "database": "nope"},
+            422,
+            "database: database 'nope' does not exist",
+        ),
         ({"name": "x", "kind": "nagios"}, 400, "kind: expected 'server', 'sql' or 'promql'"),
     ],
 )
