@@ -372,7 +372,8 @@ def _n9e_queries(spec: Mapping[str, Any]) -> tuple[tuple[str, ...], tuple[str, .
     for q in queries if isinstance(queries, list) else ():
         text = q.get("prom_ql") if isinstance(q, dict) else None
         if isinstance(text, str) and text.strip():
-            severity = N9E_SEVERITY.get(q.get("severity"), "")
+            level = q.get("severity")
+            severity = N9E_SEVERITY.get(level, "") if isinstance(level, int) else ""
             found[text.strip()] = severity or found.get(text.strip(), "")
     return tuple(found), tuple(found.values())
 

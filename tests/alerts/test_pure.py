@@ -10,9 +10,11 @@ import pytest
 from heron.alerts.conditions import Window, cycle_bounds, parse_condition, server_value
 from heron.alerts.matchers import parse_matcher
 from heron.alerts.methods import mask_url
+from heron.alerts.promtemplates import to_jinja
+from heron.alerts.rules import sample_context
 from heron.alerts.silences import parse_window
 from heron.alerts.templates import nezha_placeholders, render
-from heron.core.errors import BadRequest
+from heron.core.errors import BadRequest, HeronError
 
 HOST = {"MemTotal": 1000, "SwapTotal": 0, "DiskTotal": 4000, "IPv4": "10.0.0.1"}
 STATUS = {
@@ -127,3 +129,45 @@ def test_a_cycle_started_long_ago_is_found_without_walking_every_month() -> None
         datetime(2023, 3, 1, tzinfo=UTC),
         datetime(2024, 3, 1, tzinfo=UTC),
     )
+
+
+@pytest.mark.parametrize(
+    ("template", "value", "expected"),
+    [
+        ("{{ $value | humanize }}", 1234567.0, "1.235M"),
+        ("{{ humanize $value }}", 0.0012, "1.2m"),
+        ("{{ $value | humanize1024 }}", 1048576.0, "1Mi"),
+        ("{{ $value | humanizePercentage }}", 0.1234, "12.34%"),
+        ("{{ $value | humanizeDuration }}", 3725.0, "1h 2m 5s"),
+        ("{{ $value | humanizeDuration }}", 90061.0, "1d 1h 1m 1s"),
+        ("{{ $value | humanizeDuration }}", 0.25, "250ms"),
+        ('{{ printf "%.2f" $value }}', 3.14159, "3.14"),
+        ("{{ $labels.job | toUpper }}", 0.0, "NODE"),
+        ('{{ index $labels "job" }}/{{ .Labels.job }}', 0.0, "node/node"),
+        ("{{ if gt $value 10.0 }}big{{ else if gt $value 1.0 }}mid{{ else }}small{{ end }}", 5.0, "mid"),
+        ("{{- $labels.job -}} {{/* a comment */}}", 0.0, "node"),
+        ("100% {% raw %} stays text", 0.0, "100% {% raw %} stays text"),
+    ],
+)
+def test_prometheus_templates_render_as_prometheus_renders_them(template: str, value: float, expected: str) -> None:
+    ctx = {**sample_context({"job": "node"}), "value": value}
+    assert render(to_jinja(template), ctx, field="t") == expected
+
+
+@pytest.mark.parametrize(
+    ("template", "names"),
+    [
+        ("{{ labels.job }}", "write $labels"),
+        ("{{ range $labels }}x{{ end }}", "'range' is not supported"),
+        ('{{ query "up" }}', "the function 'query' is not supported"),
+        ("{{ $nope }}", "unknown variable '$nope'"),
+        ("{{ if true }}open", "not closed"),
+        ("{{ end }}", "'end' without an 'if'"),
+        ("a {{ b", "not closed"),
+    ],
+)
+def test_prometheus_templates_heron_cannot_render_are_refused(template: str, names: str) -> None:
+    with pytest.raises(HeronError) as caught:
+        to_jinja(template, "annotations.summary")
+    assert caught.value.status == 400 and caught.value.message.startswith("annotations.summary: ")
+    assert names in caught.value.message
