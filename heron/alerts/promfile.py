@@ -26,12 +26,14 @@ import yaml  # type: ignore[import-untyped]
 from heron.alerts.rules import DEFAULT_INTERVAL_SECONDS, SEVERITIES, RuleDef
 from heron.core.errors import BadRequest
 
-#: Largest rule file accepted.
+#: Largest rule file accepted, and most alerting rules in one.
 MAX_FILE_BYTES = 4 * 1024 * 1024
+MAX_RULES = 5000
 #: Group of the exported rules that were made in Heron rather than imported.
 DEFAULT_GROUP = "heron"
 _GROUP_KEYS = {"name", "interval", "rules"}
 _RULE_KEYS = {"alert", "expr", "for", "keep_firing_for", "labels", "annotations"}
+_ZERO = re.compile(r"^0+(ms|s|m|h|d|w|y)?$")
 _METRIC_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
 
 
@@ -47,6 +49,8 @@ def parse_duration(raw: Any, where: str) -> float:
     """A Prometheus duration (``5m``, ``1h30m``, ``500ms``) in seconds; a 400 naming ``where``."""
     if not isinstance(raw, str) or not raw.strip():
         raise BadRequest(f"{where}: expected a duration such as 5m, got {raw!r}")
+    if _ZERO.match(raw.strip()):
+        return 0.0  # Prometheus writes "for: 0s"; the PromQL parser refuses a zero duration
     try:
         return pp.parse_duration(raw.strip()).total_seconds()
     except (ValueError, OverflowError):
@@ -113,6 +117,8 @@ def read_rule_file(text: str | bytes, *, skip_recording: bool = False) -> Import
         interval = (
             parse_duration(group["interval"], f"{where}.interval") if "interval" in group else DEFAULT_INTERVAL_SECONDS
         )
+        if interval < 1:
+            raise BadRequest(f"{where}.interval: at least 1s, got {group['interval']!r}")
         items = group.get("rules") or []
         if not isinstance(items, list):
             raise BadRequest(f"{where}.rules: expected a list of rules")
@@ -154,6 +160,8 @@ def read_rule_file(text: str | bytes, *, skip_recording: bool = False) -> Import
             if labels.get("severity") in SEVERITIES:
                 body["severity"] = labels["severity"]
             rules.append(body)
+            if len(rules) > MAX_RULES:
+                raise BadRequest(f"{at}: a file may hold at most {MAX_RULES} alerting rules")
     return Imported(rules, skipped)
 
 

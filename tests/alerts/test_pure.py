@@ -10,6 +10,7 @@ import pytest
 from heron.alerts.conditions import Window, cycle_bounds, parse_condition, server_value
 from heron.alerts.matchers import parse_matcher
 from heron.alerts.methods import mask_url
+from heron.alerts.promfile import format_duration, parse_duration, read_rule_file
 from heron.alerts.promtemplates import to_jinja
 from heron.alerts.rules import sample_context
 from heron.alerts.silences import parse_window
@@ -171,3 +172,43 @@ def test_prometheus_templates_heron_cannot_render_are_refused(template: str, nam
         to_jinja(template, "annotations.summary")
     assert caught.value.status == 400 and caught.value.message.startswith("annotations.summary: ")
     assert names in caught.value.message
+
+
+@pytest.mark.parametrize(
+    ("text", "names"),
+    [
+        ("groups:\n  - name: a\n    interval: 0s\n    rules: []\n", "groups[0].interval: at least 1s"),
+        ("groups:\n  - name: a\n    limit: 5\n    rules: []\n", "groups[0].limit: not supported"),
+        ("groups:\n  - name: a\n  - name: a\n", "groups[1].name: the group 'a' is repeated"),
+        ("groups:\n  - name: a\n    rules:\n      - alert: x\n", "groups[0].rules[0].expr: an alerting rule needs"),
+        ("groups:\n  - name: a\n    rules:\n      - alert: x\n        expr: up\n        for: 5 min\n", ".for: '5 min'"),
+        (
+            "groups:\n  - name: a\n    rules:\n      - alert: x\n        expr: up\n        labels: {a: [1]}\n",
+            "labels.a",
+        ),
+        ("rules: []\n", "groups: a Prometheus rule file"),
+    ],
+)
+def test_a_rule_file_problem_is_named_by_its_place(text: str, names: str) -> None:
+    with pytest.raises(BadRequest) as caught:
+        read_rule_file(text)
+    assert names in caught.value.message
+
+
+def test_durations_are_read_and_written_in_prometheus_units() -> None:
+    assert [parse_duration(t, "for") for t in ("0s", "0", "500ms", "1m30s", "1h", "2d")] == [
+        0,
+        0,
+        0.5,
+        90,
+        3600,
+        172800,
+    ]
+    assert [format_duration(s) for s in (0, 0.5, 15, 90, 3600, 5400.25)] == [
+        "0s",
+        "500ms",
+        "15s",
+        "1m30s",
+        "1h",
+        "1h30m250ms",
+    ]
