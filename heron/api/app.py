@@ -48,7 +48,6 @@ from heron.api.web import status as web_status
 from heron.api.web import status_pages as web_status_pages
 from heron.auth.principal import Authenticator
 from heron.auth.ratelimit import WafPolicy
-from heron.inventory.live import STATUS_TABLE
 from heron.tsdb.names import schema_for
 
 log = logging.getLogger(__name__)
@@ -191,8 +190,6 @@ def create_app(svc: Services) -> FastAPI:
     install_error_handlers(app)
     docs.install_openapi(app)
     # --- PromQL, the Prometheus API and Heron's own metrics (issue 15) ---
-    app.state.status_schema = schema_for(LIVE_TENANT, LIVE_DATABASE)
-    app.state.status_table = STATUS_TABLE
     own_metrics.watch_services(svc)
     ingest = (
         write.cnosdb,
