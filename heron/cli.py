@@ -1,4 +1,4 @@
-"""The ``heron`` command: ``serve``, ``agent``, ``user``, ``token``, ``config show`` and ``--version``.
+"""The ``heron`` command: ``serve``, ``agent``, ``user``, ``token``, ``wal``, ``rules``, ``config show``, ``--version``.
 
 An expected failure prints ``Error: ...`` on stderr and exits 1; a usage error exits 2.
 """
@@ -6,6 +6,7 @@ An expected failure prints ``Error: ...`` on stderr and exits 1; a usage error e
 from __future__ import annotations
 
 import argparse
+import contextlib
 import getpass
 import sys
 import time
@@ -69,6 +70,25 @@ def _parser() -> argparse.ArgumentParser:
         "requeue", help="put quarantined records back into the log and apply them (Heron stopped)", parents=[common]
     )
     requeue.add_argument("--seq", type=int, action="append", metavar="N", help="only this record (repeatable)")
+
+    rules = sub.add_parser("rules", help="import and export Prometheus rule files (through a running Heron's API)")
+    rules_sub = rules.add_subparsers(dest="rules_command", metavar="ACTION", required=True)
+    remote = argparse.ArgumentParser(add_help=False, parents=[common])
+    remote.add_argument("--server", help="the Heron server's URL (default: http:// and the configured listen address)")
+    remote.add_argument("--token", help="a personal API token (or --user, asking for the password)")
+    remote.add_argument("--user", help="sign in as this user; the password is read from the terminal or stdin")
+    rules_import = rules_sub.add_parser(
+        "import", help="make Heron PromQL rules of a Prometheus rule file's alerting rules", parents=[remote]
+    )
+    rules_import.add_argument("file", type=Path, help="the rule file (groups: YAML)")
+    rules_import.add_argument(
+        "--skip-recording", action="store_true", help="leave recording rules out instead of refusing the file"
+    )
+    rules_import.add_argument("--notification-group", type=int, metavar="ID", help="notify this group")
+    rules_export = rules_sub.add_parser(
+        "export", help="write your PromQL rules as a Prometheus rule file", parents=[remote]
+    )
+    rules_export.add_argument("--output", "-o", type=Path, help="write here instead of stdout")
 
     config = sub.add_parser("config", help="show the effective configuration", parents=[common])
     config.add_argument("action", choices=("show",))
@@ -220,6 +240,60 @@ def _wal_command(args: argparse.Namespace, settings: Settings) -> None:
         con.close()
 
 
+def _rules_command(args: argparse.Namespace, settings: Settings) -> None:
+    """``heron rules import|export``: through the API, so a running server sees the change at once."""
+    import base64
+    import json
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    base = (args.server or f"http://{settings.listen}").rstrip("/")
+    if args.token:
+        auth = f"Bearer {args.token}"
+    elif args.user:
+        if sys.stdin.isatty():
+            password = getpass.getpass(f"Password of {args.user}: ")
+        else:
+            password = sys.stdin.readline().rstrip("\n")
+        auth = "Basic " + base64.b64encode(f"{args.user}:{password}".encode()).decode()
+    else:
+        raise HeronError("give --token TOKEN or --user NAME to sign in to Heron")
+
+    def call(method: str, path: str, body: bytes | None = None) -> bytes:
+        request = urllib.request.Request(base + path, data=body, method=method, headers={"Authorization": auth})
+        try:
+            with urllib.request.urlopen(request, timeout=120) as answer:
+                data: bytes = answer.read()
+                return data
+        except urllib.error.HTTPError as exc:
+            text = exc.read().decode("utf-8", "replace")
+            with contextlib.suppress(ValueError, AttributeError):
+                text = json.loads(text).get("error") or text
+            raise HeronError(f"{base} answered {exc.code}: {text}") from None
+        except urllib.error.URLError as exc:
+            raise HeronError(f"cannot reach {base}: {exc.reason}") from None
+
+    if args.rules_command == "import":
+        query: dict[str, str] = {}
+        if args.skip_recording:
+            query["skip_recording"] = "true"
+        if args.notification_group:
+            query["notification_group_id"] = str(args.notification_group)
+        path = "/api/v1/alert-rule/import" + (f"?{urllib.parse.urlencode(query)}" if query else "")
+        done = json.loads(call("POST", path, args.file.read_bytes()))["data"]
+        print(f"{len(done['created'])} rules created, {len(done['updated'])} updated")
+        for name in done["skipped_recording_rules"]:
+            print(f"skipped recording rule {name}")
+        return
+    text = call("GET", "/api/v1/alert-rule/export")
+    if args.output:
+        args.output.write_bytes(text)
+        print(f"wrote {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text.decode())
+
+
 def _rows_text(data: object, limit: int) -> str:
     import pyarrow as pa
 
@@ -259,6 +333,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             _token_command(args, settings)
         elif args.command == "wal":
             _wal_command(args, settings)
+        elif args.command == "rules":
+            _rules_command(args, settings)
         elif args.command == "config":
             for key, value, help_text in settings.public_items():
                 print(f"{key} = {value}    # {help_text}")

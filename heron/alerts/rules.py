@@ -5,12 +5,16 @@ Three kinds share one table and one evaluator:
 * ``server``: Nezha's ``AlertRule`` (``rules`` is a list of :mod:`heron.alerts.conditions`);
 * ``sql``: a query over the TSDB run every ``interval_seconds``; each result row that passes
   ``threshold`` is one alert keyed by its label columns (Nightingale's and Prometheus's model);
-* ``promql``: Nightingale's rules (``prom_ql``, ``rule_config.queries``), kept in their shape;
-  they are evaluated once Heron has a PromQL engine, and until then their status says so.
+* ``promql``: a PromQL expression evaluated every ``interval_seconds``; each series of the
+  answer is one alert keyed by its labels (Prometheus's alerting rules). Heron's own (``expr``,
+  ``for_seconds``, ``keep_firing_for_seconds``, labels and annotations in Prometheus's template
+  syntax, :mod:`heron.alerts.promtemplates`) and Nightingale's (``prom_ql``,
+  ``rule_config.queries[]``, kept in their shape) run the same way.
 
 Everything a client sends is checked here when it is saved: an unknown condition type,
 ``min`` above ``max``, a negative duration, SQL that does not compile or that the sandbox
-refuses, a label or annotation template that does not render: each is a 4xx naming the field.
+refuses, a PromQL expression that does not parse, a label or annotation template that does not
+render: each is a 4xx naming the field.
 """
 
 from __future__ import annotations
@@ -26,12 +30,14 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from heron.alerts.conditions import Condition, parse_conditions
+from heron.alerts.promtemplates import context_functions, to_jinja
 from heron.alerts.templates import check_template, render
 from heron.auth.permissions import Action, Resource, require
 from heron.auth.users import Principal
 from heron.core.errors import BadRequest, HeronError, NotFound, Unprocessable
 from heron.meta.alert_models import AlertRule, NotificationGroup
 from heron.meta.db import MetaStore
+from heron.promql.engine import parse as parse_promql
 
 KINDS = ("server", "sql", "promql")
 TRIGGER_ALWAYS = 0
@@ -45,8 +51,10 @@ MIN_INTERVAL_SECONDS = 1.0
 MAX_SECONDS = 30 * 86_400
 MAX_LABELS = 64
 MAX_TASKS = 100
-#: What ``status`` says of a rule that waits for the PromQL engine.
-WAITING_FOR_PROMQL = "waiting for the PromQL engine: the rule is stored and runs once Heron evaluates PromQL"
+#: How often a Nightingale rule runs when it does not say (its ``prom_eval_interval`` is 0).
+N9E_DEFAULT_INTERVAL_SECONDS = 15.0
+#: How often one of Heron's PromQL rules runs when it does not say.
+DEFAULT_INTERVAL_SECONDS = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +75,20 @@ class SqlSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class PromqlSpec:
+    """What a PromQL rule evaluates: one expression (Nightingale's rules may have several)."""
+
+    tenant: str
+    database: str
+    queries: tuple[str, ...]
+    interval_seconds: float
+    #: Per query, the severity its alerts carry ("" for the rule's own).
+    severities: tuple[str, ...] = ()
+    #: The group of a rule imported from a Prometheus rule file (kept for the export).
+    group: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class RuleDef:
     id: int
     name: str
@@ -79,6 +101,7 @@ class RuleDef:
     severity: str
     conditions: tuple[Condition, ...] = ()
     sql: SqlSpec | None = None
+    promql: PromqlSpec | None = None
     for_seconds: float = 0.0
     keep_firing_for_seconds: float = 0.0
     labels: Mapping[str, str] = field(default_factory=dict)
@@ -110,7 +133,7 @@ def _seconds(raw: Any, where: str, *, default: float = 0.0, minimum: float = 0.0
     return float(raw)
 
 
-def _string_map(raw: Any, where: str, *, names: bool) -> dict[str, str]:
+def _string_map(raw: Any, where: str, *, names: bool, go: bool = False) -> dict[str, str]:
     if raw is None:
         return {}
     if not isinstance(raw, dict):
@@ -123,7 +146,7 @@ def _string_map(raw: Any, where: str, *, names: bool) -> dict[str, str]:
             raise BadRequest(f"{where}.{key}: a label name is letters, digits and _, not starting with a digit")
         if not isinstance(value, str):
             raise BadRequest(f"{where}.{key}: expected a string, got {type(value).__name__}")
-        check_template(value, field=f"{where}.{key}")
+        check_template(to_jinja(value, f"{where}.{key}") if go else value, field=f"{where}.{key}")
         out[str(key)] = value
     return out
 
@@ -157,7 +180,16 @@ def _trigger_mode(raw: Any) -> int:
 
 def sample_context(labels: Mapping[str, str]) -> dict[str, Any]:
     """What templates see when they are checked at save time (and the shape they get later)."""
-    return {"labels": dict(labels), "value": 0.0, "row": {}, "server": {}, "rule": {"name": "", "id": 0}}
+    return {
+        "labels": dict(labels),
+        "value": 0.0,
+        "row": {},
+        "server": {},
+        "rule": {"name": "", "id": 0},
+        "external_labels": {},
+        "external_url": "",
+        **context_functions(),
+    }
 
 
 def parse_sql_spec(body: Mapping[str, Any], check_sql: SqlChecker) -> SqlSpec:
@@ -203,13 +235,77 @@ def parse_sql_spec(body: Mapping[str, Any], check_sql: SqlChecker) -> SqlSpec:
     return spec
 
 
+def check_promql(expr: Any, where: str) -> str:
+    """``expr`` if it is a PromQL expression an alerting rule can evaluate; a 400 naming ``where``."""
+    if not isinstance(expr, str) or not expr.strip():
+        raise BadRequest(f"{where}: a PromQL rule needs its expression")
+    try:
+        tree = parse_promql(expr)
+    except HeronError as exc:
+        raise BadRequest(f"{where}: {exc.message}") from None
+    kind = type(tree).__name__
+    if kind in ("MatrixSelector", "SubqueryExpr", "StringLiteral"):
+        raise BadRequest(f"{where}: an alerting rule's expression must give an instant vector or a scalar, not {kind}")
+    return expr.strip()
+
+
+def _go_map(raw: Mapping[str, str], where: str) -> dict[str, str]:
+    """Prometheus templates translated for the renderer (checked when saved; see :func:`_safe_jinja`)."""
+    return {k: _safe_jinja(v, f"{where}.{k}") for k, v in raw.items()}
+
+
+def _safe_jinja(text: str, where: str) -> str:
+    try:
+        return to_jinja(text, where)
+    except HeronError:
+        # Stored before templates were checked: rendered as written rather than stopping the rule.
+        return "{{ " + orjson.dumps(text).decode() + " }}"
+
+
+def parse_promql_spec(body: Mapping[str, Any], check_sql: SqlChecker | None = None) -> PromqlSpec:
+    tenant = body.get("tenant") or "cnosdb"
+    database = body.get("database") or "public"
+    if not isinstance(tenant, str) or not isinstance(database, str):
+        raise BadRequest("tenant, database: expected names")
+    if check_sql is not None:
+        try:
+            check_sql(tenant, database, "SELECT 1")
+        except HeronError as exc:
+            err = BadRequest(f"database: {exc.message}")
+            err.status = exc.status if 400 <= exc.status < 500 else 422
+            raise err from None
+    group = body.get("group") or ""
+    if not isinstance(group, str) or len(group) > 255:
+        raise BadRequest("group: expected a name of at most 255 characters")
+    return PromqlSpec(
+        tenant=tenant,
+        database=database,
+        queries=(check_promql(body.get("expr"), "expr"),),
+        interval_seconds=_seconds(
+            body.get("interval_seconds"),
+            "interval_seconds",
+            default=DEFAULT_INTERVAL_SECONDS,
+            minimum=MIN_INTERVAL_SECONDS,
+        ),
+        group=group,
+    )
+
+
+def _promql_spec_json(spec: PromqlSpec) -> dict[str, Any]:
+    return {
+        "tenant": spec.tenant,
+        "database": spec.database,
+        "expr": spec.queries[0],
+        "interval_seconds": spec.interval_seconds,
+        "group": spec.group,
+    }
+
+
 def parse_rule(body: Mapping[str, Any], *, check_sql: SqlChecker, rule_id: int = 0) -> RuleDef:
-    """A rule from the API's JSON (Nezha's ``AlertRuleForm`` for servers, Heron's fields for SQL)."""
-    kind = body.get("kind") or ("sql" if "query" in body else "server")
-    if kind not in ("server", "sql"):
-        raise BadRequest(
-            f"kind: expected 'server' or 'sql', got {kind!r} (PromQL rules come through Nightingale's API)"
-        )
+    """A rule from the API's JSON (Nezha's ``AlertRuleForm`` for servers, Heron's fields for SQL and PromQL)."""
+    kind = body.get("kind") or ("sql" if "query" in body else "promql" if "expr" in body else "server")
+    if kind not in ("server", "sql", "promql"):
+        raise BadRequest(f"kind: expected 'server', 'sql' or 'promql', got {kind!r}")
     name = body.get("name")
     if not isinstance(name, str) or not name.strip() or len(name) > 255:
         raise BadRequest("name: a rule needs a name of 1 to 255 characters")
@@ -219,8 +315,12 @@ def parse_rule(body: Mapping[str, Any], *, check_sql: SqlChecker, rule_id: int =
     group = body.get("notification_group_id") or None
     if group is not None and (isinstance(group, bool) or not isinstance(group, int) or group < 1):
         raise BadRequest(f"notification_group_id: expected a group id, got {group!r}")
-    labels = _string_map(body.get("labels"), "labels", names=True)
-    annotations = _string_map(body.get("annotations"), "annotations", names=False)
+    go = kind == "promql"
+    labels = _string_map(body.get("labels"), "labels", names=True, go=go)
+    annotations = _string_map(body.get("annotations"), "annotations", names=False, go=go)
+    shown_labels, shown_annotations = labels, annotations
+    if go:
+        labels, annotations = _go_map(labels, "labels"), _go_map(annotations, "annotations")
     ctx = sample_context(labels)
     for key, text in {**{f"labels.{k}": v for k, v in labels.items()}, **annotations}.items():
         render(text, ctx, field=key if key.startswith("labels.") else f"annotations.{key}", strict=False)
@@ -241,6 +341,18 @@ def parse_rule(body: Mapping[str, Any], *, check_sql: SqlChecker, rule_id: int =
     }
     if kind == "server":
         return RuleDef(**common, conditions=tuple(parse_conditions(body.get("rules"))))
+    if kind == "promql":
+        promql = parse_promql_spec(body, check_sql)
+        for_seconds = _seconds(body.get("for_seconds"), "for_seconds")
+        keep = _seconds(body.get("keep_firing_for_seconds"), "keep_firing_for_seconds")
+        spec = {
+            "promql": _promql_spec_json(promql),
+            "labels": shown_labels,
+            "annotations": shown_annotations,
+            "for_seconds": for_seconds,
+            "keep_firing_for_seconds": keep,
+        }
+        return RuleDef(**common, promql=promql, for_seconds=for_seconds, keep_firing_for_seconds=keep, spec=spec)
     return RuleDef(
         **common,
         sql=parse_sql_spec(body, check_sql),
@@ -249,8 +361,57 @@ def parse_rule(body: Mapping[str, Any], *, check_sql: SqlChecker, rule_id: int =
     )
 
 
+def _n9e_queries(spec: Mapping[str, Any]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """A Nightingale rule's expressions (``prom_ql`` and ``rule_config.queries[]``, each once) and severities."""
+    found: dict[str, str] = {}
+    prom_ql = spec.get("prom_ql")
+    if isinstance(prom_ql, str) and prom_ql.strip():
+        found[prom_ql.strip()] = ""
+    config = spec.get("rule_config")
+    queries = config.get("queries") if isinstance(config, dict) else None
+    for q in queries if isinstance(queries, list) else ():
+        text = q.get("prom_ql") if isinstance(q, dict) else None
+        if isinstance(text, str) and text.strip():
+            level = q.get("severity")
+            severity = N9E_SEVERITY.get(level, "") if isinstance(level, int) else ""
+            found[text.strip()] = severity or found.get(text.strip(), "")
+    return tuple(found), tuple(found.values())
+
+
+def _n9e_labels(spec: Mapping[str, Any]) -> dict[str, str]:
+    """``append_tags`` (``["key=value", ...]``): labels every alert of the rule carries."""
+    raw = spec.get("append_tags")
+    out: dict[str, str] = {}
+    for item in raw if isinstance(raw, list) else ():
+        if isinstance(item, str) and "=" in item:
+            key, _, value = item.partition("=")
+            if LABEL_NAME.match(key.strip()):
+                out[key.strip()] = value.strip()
+    return out
+
+
+def _n9e_promql(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields of a :class:`RuleDef` that evaluate a stored Nightingale rule."""
+    queries, severities = _n9e_queries(spec)
+    interval = spec.get("prom_eval_interval") or 0
+    annotations = spec.get("annotations") if isinstance(spec.get("annotations"), dict) else {}
+    return {
+        "promql": PromqlSpec(
+            tenant="cnosdb",
+            database="public",
+            queries=queries,
+            severities=severities,
+            interval_seconds=float(max(interval, MIN_INTERVAL_SECONDS)) if interval else N9E_DEFAULT_INTERVAL_SECONDS,
+        ),
+        "for_seconds": float(spec.get("prom_for_duration") or 0),
+        "keep_firing_for_seconds": float(spec.get("recover_duration") or 0),
+        "labels": _go_map(_n9e_labels(spec), "append_tags"),
+        "annotations": _go_map({str(k): str(v) for k, v in (annotations or {}).items()}, "annotations"),
+    }
+
+
 def n9e_rule(body: Mapping[str, Any], *, busi_group_id: int) -> RuleDef:
-    """A Nightingale rule, stored in its own shape; it waits for the PromQL engine."""
+    """A Nightingale rule, stored in its own shape and evaluated as a PromQL rule."""
     name = body.get("name")
     if not isinstance(name, str) or not name.strip() or len(name) > 255:
         raise BadRequest("name: a rule needs a name of 1 to 255 characters")
@@ -265,22 +426,28 @@ def n9e_rule(body: Mapping[str, Any], *, busi_group_id: int) -> RuleDef:
         for i, q in enumerate(queries):
             if not isinstance(q, dict) or not isinstance(q.get("prom_ql", ""), str):
                 raise BadRequest(f"rule_config.queries[{i}]: expected an object with prom_ql")
+            if q.get("prom_ql"):
+                check_promql(q["prom_ql"], f"rule_config.queries[{i}].prom_ql")
+    if prom_ql:
+        check_promql(prom_ql, "prom_ql")
+    if not _n9e_queries(body)[0]:
+        raise BadRequest("prom_ql: a rule needs prom_ql or rule_config.queries[] with a query")
     severity = body.get("severity", 2)
     if severity not in N9E_SEVERITY:
         raise BadRequest(f"severity: expected 1, 2 or 3, got {severity!r}")
     for key in ("prom_for_duration", "prom_eval_interval", "notify_repeat_step", "recover_duration"):
         value = body.get(key, 0)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise BadRequest(f"{key}: expected a non-negative integer, got {value!r}")
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0 or value > MAX_SECONDS:
+            raise BadRequest(f"{key}: expected a non-negative integer of at most {MAX_SECONDS}, got {value!r}")
     disabled = body.get("disabled", 0)
     if disabled not in (0, 1):
         raise BadRequest(f"disabled: expected 0 or 1, got {disabled!r}")
     annotations = body.get("annotations") or {}
     if not isinstance(annotations, dict):
         raise BadRequest("annotations: expected an object of strings")
-    keep = {
-        k: v for k, v in body.items() if k not in ("id", "group_id", "create_at", "update_at", "create_by", "update_by")
-    }
+    _string_map(annotations, "annotations", names=False, go=True)
+    server_side = ("id", "group_id", "create_at", "update_at", "create_by", "update_by", "heron_status")
+    keep = {k: v for k, v in body.items() if k not in server_side}
     return RuleDef(
         id=0,
         name=name.strip(),
@@ -292,6 +459,7 @@ def n9e_rule(body: Mapping[str, Any], *, busi_group_id: int) -> RuleDef:
         trigger_mode=TRIGGER_ALWAYS,
         severity=N9E_SEVERITY[severity],
         spec=keep,
+        **_n9e_promql(keep),
     )
 
 
@@ -344,6 +512,24 @@ def rule_from_row(row: AlertRule) -> RuleDef:
             for_seconds=float(spec.get("for_seconds", 0.0)),
             keep_firing_for_seconds=float(spec.get("keep_firing_for_seconds", 0.0)),
         )
+    if row.kind == "promql" and isinstance(spec.get("promql"), dict):
+        p = spec["promql"]
+        common["labels"] = _go_map(common["labels"], "labels")
+        common["annotations"] = _go_map(common["annotations"], "annotations")
+        return RuleDef(
+            **common,
+            promql=PromqlSpec(
+                tenant=p["tenant"],
+                database=p["database"],
+                queries=(p["expr"],),
+                interval_seconds=float(p["interval_seconds"]),
+                group=p.get("group") or "",
+            ),
+            for_seconds=float(spec.get("for_seconds", 0.0)),
+            keep_firing_for_seconds=float(spec.get("keep_firing_for_seconds", 0.0)),
+        )
+    if row.kind == "promql":
+        return RuleDef(**{**common, **_n9e_promql(spec)})
     return RuleDef(**common)
 
 

@@ -1,10 +1,10 @@
 """Alerting as one service: the stores, the evaluator and its sources, the outbox, the forwarder.
 
 The API layer builds it with what it needs from the layers beside it (the live servers, SQL
-over the TSDB) as plain callables, and runs its four loops as background tasks:
+over the TSDB, PromQL) as plain callables, and runs its five loops as background tasks:
 
 * server rules every ``eval_interval_seconds``, over one snapshot of the live state;
-* SQL rules, each at its own ``interval_seconds``;
+* SQL rules and PromQL rules, each at its own ``interval_seconds``;
 * the outbox, every ``delivery_poll_seconds``;
 * forwarding to Alertmanager, on every change and every ``alertmanager_resend_seconds``.
 
@@ -31,8 +31,9 @@ from heron.alerts.groups import GroupStore
 from heron.alerts.methods import MethodStore
 from heron.alerts.notifiers import Senders
 from heron.alerts.outbox import Outbox
-from heron.alerts.rules import WAITING_FOR_PROMQL, RuleDef, RuleStore, SqlChecker
+from heron.alerts.rules import RuleDef, RuleStore, SqlChecker
 from heron.alerts.silences import SilenceStore
+from heron.alerts.sources.promql import PromqlSource, RunPromql
 from heron.alerts.sources.servers import ServerSnapshot, ServerSource, TransferSince
 from heron.alerts.sources.sql import RunSql, SqlSource
 from heron.meta.db import MetaStore
@@ -83,6 +84,7 @@ class AlertService:
         run_sql: RunSql,
         check_sql: SqlChecker,
         transfer_since: TransferSince,
+        run_promql: RunPromql,
     ) -> None:
         self.meta = meta
         self.settings = settings
@@ -103,6 +105,7 @@ class AlertService:
         self._groups_of_servers = groups_of_servers
         self.server_source = ServerSource(servers, may_watch=self._may_watch, transfer_since=transfer_since)
         self.sql_source = SqlSource(run_sql)
+        self.promql_source = PromqlSource(run_promql)
         self.senders = Senders()
         self.outbox = Outbox(
             meta,
@@ -125,9 +128,10 @@ class AlertService:
         self._routing_versions: tuple[int, ...] = (-1,)
         self._routing_at = 0.0
         self._sql_due: dict[int, float] = {}
+        self._promql_due: dict[int, float] = {}
         #: CPU time of the server-rule rounds (the evaluating thread's own time).
         self.eval_cpu_seconds = 0.0
-        #: Wall time of the SQL rounds: DuckDB runs a query on its own worker threads too, so
+        #: Wall time of the query rounds (SQL and PromQL): DuckDB runs a query on its own worker threads too, so
         #: the calling thread's CPU would undercount it; wall time is what a round occupies.
         self.sql_wall_seconds = 0.0
         self.rounds = 0
@@ -154,7 +158,8 @@ class AlertService:
                     if rule.id in changed:
                         self.evaluator.status.pop(rule.id, None)
                         self._sql_due.pop(rule.id, None)
-                alive = {r.id for r in fresh if r.enabled and r.kind != "promql"}
+                        self._promql_due.pop(rule.id, None)
+                alive = {r.id for r in fresh if r.enabled}
                 self.evaluator.forget_rules(alive, self.routing(), time.time())
             return self._rules
 
@@ -193,8 +198,6 @@ class AlertService:
         return self._may_watch(rule, srv)
 
     def status_of(self, rule: RuleDef) -> RuleStatus:
-        if rule.kind == "promql":
-            return RuleStatus(state="waiting", message=WAITING_FOR_PROMQL)
         if not rule.enabled:
             return RuleStatus(state="disabled")
         return self.evaluator.status.get(rule.id) or RuleStatus(state="pending_first_evaluation")
@@ -260,6 +263,42 @@ class AlertService:
             done += 1
         return done
 
+    def evaluate_promql(self, now: float) -> int:
+        """Every PromQL rule whose interval has passed (spread over their intervals as SQL rules are)."""
+        done = 0
+        for rule in [r for r in self.current_rules() if r.enabled and r.kind == "promql" and r.promql is not None]:
+            assert rule.promql is not None
+            interval = rule.promql.interval_seconds
+            due = self._promql_due.get(rule.id)
+            if due is None:
+                due = self._promql_due[rule.id] = now + (rule.id * SPREAD_FACTOR % 1.0) * interval
+            if now < due:
+                continue
+            self._promql_due[rule.id] = due + interval if due + interval > now else now + interval
+            started = time.perf_counter()
+            try:
+                if not rule.promql.queries:
+                    raise ValueError("the rule has no PromQL expression")
+                observations = self.promql_source.observe(rule, now)
+                self.evaluator.evaluate(rule, observations, self.routing(), now)
+                status = self.evaluator.status.setdefault(rule.id, RuleStatus())
+                status.state, status.message = "ok", self.promql_source.notes.get(rule.id, "")
+            except Exception as exc:  # noqa: BLE001 - any failure of one rule is its status, not the loop's end
+                message = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
+                self.evaluator.status[rule.id] = RuleStatus(state="error", message=message, last_eval_at=now)
+                log.warning("promql rule failed", extra={"rule_id": rule.id, "error": message[:200]})
+            self.sql_wall_seconds += time.perf_counter() - started
+            done += 1
+        return done
+
+    async def run_promql(self) -> None:
+        while True:
+            await asyncio.sleep(0.5)
+            try:
+                await asyncio.to_thread(self.evaluate_promql, time.time())
+            except Exception:
+                log.exception("evaluating promql rules failed; will retry")
+
     async def run_servers(self) -> None:
         interval = self.settings.eval_interval_seconds
         while True:
@@ -324,6 +363,7 @@ class AlertService:
         return [
             asyncio.create_task(self.run_servers()),
             asyncio.create_task(self.run_sql()),
+            asyncio.create_task(self.run_promql()),
             asyncio.create_task(self.run_outbox()),
             asyncio.create_task(self.run_forwarder()),
         ]

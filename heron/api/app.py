@@ -48,7 +48,6 @@ from heron.api.web import status as web_status
 from heron.api.web import status_pages as web_status_pages
 from heron.auth.principal import Authenticator
 from heron.auth.ratelimit import WafPolicy
-from heron.inventory.live import STATUS_TABLE
 from heron.tsdb.names import schema_for
 
 log = logging.getLogger(__name__)
@@ -142,7 +141,7 @@ def create_app(svc: Services) -> FastAPI:
     # -- alerts and notifications (issue 13) --
     alerts = build_alert_service(svc, live_tenant=LIVE_TENANT, live_database=LIVE_DATABASE)
     ops = build_ops(svc)
-    mcp = ops_mcp.McpEndpoint(svc, ops)
+    mcp = ops_mcp.McpEndpoint(svc, ops, alerts=alerts, probes=lambda: getattr(app.state, "probes", None))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -191,8 +190,6 @@ def create_app(svc: Services) -> FastAPI:
     install_error_handlers(app)
     docs.install_openapi(app)
     # --- PromQL, the Prometheus API and Heron's own metrics (issue 15) ---
-    app.state.status_schema = schema_for(LIVE_TENANT, LIVE_DATABASE)
-    app.state.status_table = STATUS_TABLE
     own_metrics.watch_services(svc)
     ingest = (
         write.cnosdb,

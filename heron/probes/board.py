@@ -77,6 +77,7 @@ class _Row:
     server_name: str
     state: State
     result: ProbeResult
+    monitor_name: str = ""
 
 
 def rules_of(monitor: MonitorInfo) -> Rules:
@@ -152,7 +153,8 @@ class StateBoard:
             if len(self._rows) >= MAX_PENDING_ROWS:
                 del self._rows[: MAX_PENDING_ROWS // 10]
                 self.dropped_rows += MAX_PENDING_ROWS // 10
-            self._rows.append(_Row(monitor.id, monitor.kind, server_id, server_name, current.state, result))
+            row = _Row(monitor.id, monitor.kind, server_id, server_name, current.state, result, monitor.name)
+            self._rows.append(row)
             delay = result.delay_ms if result.up and result.delay_ms is not None else 0.0
             self.daily.add(
                 monitor.id, int(result.at // DAY_SECONDS), int(result.up), int(not result.up), delay, int(result.up)
@@ -285,7 +287,10 @@ _ARROW = {int: pa.int64(), float: pa.float64(), str: pa.string()}
 
 
 def results_batch(rows: list[_Row]) -> Batch:
-    """Rows of ``service_results``: tags service, vantage point and kind; the verdict and every detail."""
+    """Rows of ``service_results``: tags service (id and name), vantage point and kind; the verdict and every detail.
+
+    The names make the rows readable as ``heron_service_*{service="…", server="…"}`` in PromQL.
+    """
     fields: dict[str, pa.Array] = {
         "up": pa.array([int(r.result.up) for r in rows], type=pa.int64()),
         "state": pa.array([r.state.value for r in rows], type=pa.string()),
@@ -305,6 +310,7 @@ def results_batch(rows: list[_Row]) -> Batch:
         time=pa.array([_ns(r.result.at) for r in rows], type=pa.int64()),
         tags={
             "service_id": pa.array([str(r.monitor_id) for r in rows], type=pa.string()),
+            "service_name": pa.array([r.monitor_name for r in rows], type=pa.string()),
             "server_id": pa.array([str(r.server_id) for r in rows], type=pa.string()),
             "server_name": pa.array([r.server_name for r in rows], type=pa.string()),
             "kind": pa.array([r.kind for r in rows], type=pa.string()),

@@ -8,7 +8,11 @@ PromQL sees every numeric column as series (DESIGN.md §6b):
   ``<table>_<field>`` with the row's tags as labels, VictoriaMetrics' mapping; a field
   named ``value`` is the metric ``<table>`` itself, as metric protocols write it;
 * the server status history (``server_status``): each field as ``heron_server_<field>``
-  labelled ``server`` (the server's name) and ``server_id``.
+  labelled ``server`` (the server's name) and ``server_id``;
+* the service monitors' results (``service_results``): ``heron_service_up`` (1 or 0),
+  ``heron_service_latency_seconds``, and each detail as ``heron_service_<detail>`` (times in
+  milliseconds as ``…_seconds``), labelled ``service`` and ``service_id`` (the monitor),
+  ``server`` and ``server_id`` (the vantage point that checked) and ``kind``.
 
 Names that are not valid Prometheus names (``nd.system.cpu.user``) are reachable with
 Prometheus 3's quoted form, ``{"nd.system.cpu.user"}``.
@@ -43,6 +47,11 @@ NUMERIC_TYPES = ("DOUBLE", "FLOAT", "BIGINT", "UBIGINT", "INTEGER", "SMALLINT", 
 #: Prefix of the metric names of the server status history.
 SERVER_PREFIX = "heron_server_"
 _SERVER_LABELS = {"server_name": "server"}
+#: Prefix of the metric names of the service results, and their labels' names.
+SERVICE_PREFIX = "heron_service_"
+_SERVICE_LABELS = {"server_name": "server", "service_name": "service"}
+#: Service result columns whose series have their own name (the rest: ``heron_service_<column>``).
+_SERVICE_NAMES = {"delay_ms": "latency_seconds", "cert_expires_at": "cert_expiry_timestamp_seconds"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +93,8 @@ class Source:
     column: str = ""
     metric_id: int = 0
     labels: dict[str, str] = field(default_factory=dict)
+    #: Factor applied to the column's values (service times are stored in ms, read in seconds).
+    scale: float = 1.0
 
     def column_of(self, label: str) -> str | None:
         found = self.labels.get(label)
@@ -115,10 +126,26 @@ class Catalog:
         return out
 
 
-def load_catalog(cur: duckdb.DuckDBPyConnection, schema: str, *, status_table: str | None = None) -> Catalog:
+def _service_series(column: str) -> tuple[str, float]:
+    """The metric name of a ``service_results`` column and the factor to its unit."""
+    if column in _SERVICE_NAMES:
+        return SERVICE_PREFIX + _SERVICE_NAMES[column], 0.001 if column.endswith("_ms") else 1.0
+    if column.endswith("_ms"):
+        return SERVICE_PREFIX + column[: -len("_ms")] + "_seconds", 0.001
+    return SERVICE_PREFIX + column, 1.0
+
+
+def load_catalog(
+    cur: duckdb.DuckDBPyConnection,
+    schema: str,
+    *,
+    status_table: str | None = None,
+    service_table: str | None = None,
+) -> Catalog:
     """What ``schema`` holds, as metric names: two catalog queries and the metric list.
 
-    ``status_table`` names the server status table when ``schema`` is the one it lives in.
+    ``status_table`` and ``service_table`` name the server status and service results tables
+    when ``schema`` is the one they live in.
     """
     sources: dict[str, list[Source]] = {}
     tables = set(list_tables(cur, schema))
@@ -134,17 +161,24 @@ def load_catalog(cur: duckdb.DuckDBPyConnection, schema: str, *, status_table: s
             continue
         tags = [c.name for c in columns if c.kind == "tag"]
         status = table == status_table
-        labels = {_SERVER_LABELS.get(t, t) if status else t: t for t in tags}
+        service = table == service_table
+        renames = _SERVER_LABELS if status else _SERVICE_LABELS if service else {}
+        labels = {renames.get(t, t): t for t in tags}
         for col in columns:
             if col.kind != "field" or not col.sql_type.upper().startswith(NUMERIC_TYPES):
                 continue
-            if status:
+            scale = 1.0
+            if service:
+                name, scale = _service_series(col.name)
+            elif status:
                 name = SERVER_PREFIX + col.name
             elif col.name.lower() == ms.VALUE:
                 name = table
             else:
                 name = f"{table}_{col.name}"
-            sources.setdefault(name, []).append(Source(name, "table", table=table, column=col.name, labels=labels))
+            sources.setdefault(name, []).append(
+                Source(name, "table", table=table, column=col.name, labels=labels, scale=scale)
+            )
     return Catalog(schema, sources)
 
 
@@ -336,8 +370,10 @@ class SeriesReader:
             return None
         tag_columns, where, params = found
         tags = "".join(f"{quote_ident(c)}, " for c in tag_columns)
+        scaled = f" * {source.scale!r}" if source.scale != 1.0 else ""
         data = self._run(
-            f"SELECT {tags}epoch_ns(time) // 1000000 AS __t, CAST({quote_ident(source.column)} AS DOUBLE) AS __v"
+            f"SELECT {tags}epoch_ns(time) // 1000000 AS __t,"
+            f" CAST({quote_ident(source.column)} AS DOUBLE){scaled} AS __v"
             f" FROM {qualified(self._schema, source.table)}"
             f" WHERE time >= make_timestamp_ns(?) AND time <= make_timestamp_ns(?) AND {where}",
             [start_ms * 1_000_000, end_ms * 1_000_000 + 999_999, *params],

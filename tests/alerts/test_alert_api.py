@@ -49,7 +49,17 @@ CPU = {"type": "cpu", "max": 90, "duration": 10, "cover": 0}
         ({"name": "x", "kind": "sql", "query": "SELECT 1 AS value", "threshold": "value >"}, 422, "query or threshold"),
         ({"name": "x", "kind": "sql", "query": "SELECT 1 AS value", "threshold": "1; DROP"}, 400, "threshold: one SQL"),
         ({"name": "x", "kind": "sql", "query": "SELECT 1 AS value", "for_seconds": -5}, 400, "for_seconds: must not"),
-        ({"name": "x", "kind": "promql", "prom_ql": "up"}, 400, "kind:"),
+        ({"name": "x", "kind": "promql", "prom_ql": "up"}, 400, "expr: a PromQL rule needs its expression"),
+        ({"name": "x", "kind": "promql", "expr": "rate(up[5m]"}, 400, "expr: parse error"),
+        ({"name": "x", "kind": "promql", "expr": "up[5m]"}, 400, "expr: an alerting rule's expression must give"),
+        ({"name": "x", "kind": "promql", "expr": "up", "annotations": {"s": "{{ $nope }}"}}, 400, "annotations.s:"),
+        ({"name": "x", "kind": "promql", "expr": "up", "labels": {"a": "{{ range $labels }}"}}, 400, "labels.a:"),
+        (
+            {"name": "x", "kind": "promql", "expr": "up", "database": "nope"},
+            422,
+            "database: database 'nope' does not exist",
+        ),
+        ({"name": "x", "kind": "nagios"}, 400, "kind: expected 'server', 'sql' or 'promql'"),
     ],
 )
 def test_a_bad_rule_is_refused_when_saved_naming_the_field(
@@ -233,7 +243,13 @@ def test_nightingale_business_groups_rules_mutes_and_events(server: RunningServe
     listed = _ok(httpx.get(f"{url}/api/n9e/busi-group/{bg}/alert-rules", headers=bob))
     assert len(listed) == 1 and listed[0]["prom_ql"] == rule["prom_ql"] and listed[0]["group_id"] == bg
     assert listed[0]["rule_config"] == rule["rule_config"] and listed[0]["notify_channels"] == ["email"]
-    assert listed[0]["heron_status"]["state"] == "waiting" and "PromQL engine" in listed[0]["heron_status"]["message"]
+    assert listed[0]["heron_status"]["state"] in ("ok", "pending_first_evaluation"), listed[0]["heron_status"]
+    bad = {**rule, "name": "bad", "prom_ql": "rate(x[5m]", "rule_config": {}}
+    r = httpx.post(f"{url}/api/n9e/busi-group/{bg}/alert-rules", json=[bad], headers=bob)
+    assert r.status_code == 400 and r.json()["err"].startswith("prom_ql: parse error"), r.text
+    bad = {**rule, "name": "bad", "rule_config": {"queries": [{"prom_ql": "sum(", "severity": 1}]}}
+    r = httpx.post(f"{url}/api/n9e/busi-group/{bg}/alert-rules", json=[bad], headers=bob)
+    assert r.status_code == 400 and r.json()["err"].startswith("rule_config.queries[0].prom_ql:"), r.text
     arid = listed[0]["id"]
     _ok(httpx.put(f"{url}/api/n9e/busi-group/{bg}/alert-rule/{arid}", json={"disabled": 1, "note": "off"}, headers=bob))
     one = _ok(httpx.get(f"{url}/api/n9e/alert-rule/{arid}", headers=bob))

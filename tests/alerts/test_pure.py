@@ -10,9 +10,12 @@ import pytest
 from heron.alerts.conditions import Window, cycle_bounds, parse_condition, server_value
 from heron.alerts.matchers import parse_matcher
 from heron.alerts.methods import mask_url
+from heron.alerts.promfile import format_duration, parse_duration, read_rule_file
+from heron.alerts.promtemplates import to_jinja
+from heron.alerts.rules import sample_context
 from heron.alerts.silences import parse_window
 from heron.alerts.templates import nezha_placeholders, render
-from heron.core.errors import BadRequest
+from heron.core.errors import BadRequest, HeronError
 
 HOST = {"MemTotal": 1000, "SwapTotal": 0, "DiskTotal": 4000, "IPv4": "10.0.0.1"}
 STATUS = {
@@ -127,3 +130,85 @@ def test_a_cycle_started_long_ago_is_found_without_walking_every_month() -> None
         datetime(2023, 3, 1, tzinfo=UTC),
         datetime(2024, 3, 1, tzinfo=UTC),
     )
+
+
+@pytest.mark.parametrize(
+    ("template", "value", "expected"),
+    [
+        ("{{ $value | humanize }}", 1234567.0, "1.235M"),
+        ("{{ humanize $value }}", 0.0012, "1.2m"),
+        ("{{ $value | humanize1024 }}", 1048576.0, "1Mi"),
+        ("{{ $value | humanizePercentage }}", 0.1234, "12.34%"),
+        ("{{ $value | humanizeDuration }}", 3725.0, "1h 2m 5s"),
+        ("{{ $value | humanizeDuration }}", 90061.0, "1d 1h 1m 1s"),
+        ("{{ $value | humanizeDuration }}", 0.25, "250ms"),
+        ('{{ printf "%.2f" $value }}', 3.14159, "3.14"),
+        ("{{ $labels.job | toUpper }}", 0.0, "NODE"),
+        ('{{ index $labels "job" }}/{{ .Labels.job }}', 0.0, "node/node"),
+        ("{{ if gt $value 10.0 }}big{{ else if gt $value 1.0 }}mid{{ else }}small{{ end }}", 5.0, "mid"),
+        ("{{- $labels.job -}} {{/* a comment */}}", 0.0, "node"),
+        ("100% {% raw %} stays text", 0.0, "100% {% raw %} stays text"),
+    ],
+)
+def test_prometheus_templates_render_as_prometheus_renders_them(template: str, value: float, expected: str) -> None:
+    ctx = {**sample_context({"job": "node"}), "value": value}
+    assert render(to_jinja(template), ctx, field="t") == expected
+
+
+@pytest.mark.parametrize(
+    ("template", "names"),
+    [
+        ("{{ labels.job }}", "write $labels"),
+        ("{{ range $labels }}x{{ end }}", "'range' is not supported"),
+        ('{{ query "up" }}', "the function 'query' is not supported"),
+        ("{{ $nope }}", "unknown variable '$nope'"),
+        ("{{ if true }}open", "not closed"),
+        ("{{ end }}", "'end' without an 'if'"),
+        ("a {{ b", "not closed"),
+    ],
+)
+def test_prometheus_templates_heron_cannot_render_are_refused(template: str, names: str) -> None:
+    with pytest.raises(HeronError) as caught:
+        to_jinja(template, "annotations.summary")
+    assert caught.value.status == 400 and caught.value.message.startswith("annotations.summary: ")
+    assert names in caught.value.message
+
+
+@pytest.mark.parametrize(
+    ("text", "names"),
+    [
+        ("groups:\n  - name: a\n    interval: 0s\n    rules: []\n", "groups[0].interval: at least 1s"),
+        ("groups:\n  - name: a\n    limit: 5\n    rules: []\n", "groups[0].limit: not supported"),
+        ("groups:\n  - name: a\n  - name: a\n", "groups[1].name: the group 'a' is repeated"),
+        ("groups:\n  - name: a\n    rules:\n      - alert: x\n", "groups[0].rules[0].expr: an alerting rule needs"),
+        ("groups:\n  - name: a\n    rules:\n      - alert: x\n        expr: up\n        for: 5 min\n", ".for: '5 min'"),
+        (
+            "groups:\n  - name: a\n    rules:\n      - alert: x\n        expr: up\n        labels: {a: [1]}\n",
+            "labels.a",
+        ),
+        ("rules: []\n", "groups: a Prometheus rule file"),
+    ],
+)
+def test_a_rule_file_problem_is_named_by_its_place(text: str, names: str) -> None:
+    with pytest.raises(BadRequest) as caught:
+        read_rule_file(text)
+    assert names in caught.value.message
+
+
+def test_durations_are_read_and_written_in_prometheus_units() -> None:
+    assert [parse_duration(t, "for") for t in ("0s", "0", "500ms", "1m30s", "1h", "2d")] == [
+        0,
+        0,
+        0.5,
+        90,
+        3600,
+        172800,
+    ]
+    assert [format_duration(s) for s in (0, 0.5, 15, 90, 3600, 5400.25)] == [
+        "0s",
+        "500ms",
+        "15s",
+        "1m30s",
+        "1h",
+        "1h30m250ms",
+    ]

@@ -10,6 +10,7 @@ from fastapi import Request
 from heron.alerts.service import AlertService, AlertSettings
 from heron.alerts.sources.servers import ServerSnapshot
 from heron.alerts.tsdb_reads import TsdbReads
+from heron.api.query.prometheus import instant_samples
 from heron.api.services import Services
 from heron.inventory.live import STATUS_TABLE
 from heron.inventory.manage import Inventory
@@ -87,4 +88,7 @@ def build_alert_service(svc: Services, *, live_tenant: str, live_database: str) 
         run_sql=reads.run,
         check_sql=reads.check,
         transfer_since=reads.transfer_since,
+        run_promql=lambda tenant, database, query, at: [
+            (dict(labels), value) for labels, value in instant_samples(svc, tenant, database, query, at)
+        ],
     )

@@ -3,7 +3,11 @@
 A server rule is Nezha's ``AlertRuleForm`` (``name``, ``rules``, ``enable``, ``trigger_mode``,
 ``notification_group_id``, ``fail_trigger_tasks``, ``recover_trigger_tasks``); a query rule
 has ``kind: "sql"`` and ``query``, ``threshold``, ``interval_seconds``, ``for_seconds``,
-``keep_firing_for_seconds``, ``labels``, ``annotations``. Every rule answers with its
+``keep_firing_for_seconds``, ``labels``, ``annotations``; a PromQL rule has ``kind: "promql"``
+and ``expr``, ``interval_seconds``, ``for_seconds``, ``keep_firing_for_seconds``, ``labels`` and
+``annotations`` in Prometheus's template syntax. Prometheus rule files come in through
+``POST /api/v1/alert-rule/import`` and PromQL rules go out as one through
+``GET /api/v1/alert-rule/export`` (:mod:`heron.alerts.promfile`). Every rule answers with its
 ``status`` (``ok``, ``error`` and why, ``waiting``, ``disabled``), when it last ran and how
 many alerts it holds. ``fail_trigger_tasks`` and ``recover_trigger_tasks`` are recorded;
 they run once cron tasks exist.
@@ -13,10 +17,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Body, Depends, Query
+from fastapi import APIRouter, Body, Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
 
 from heron.alerts.evaluator import iso
+from heron.alerts.promfile import read_rule_file, write_rule_file
 from heron.alerts.rules import RuleDef, parse_rule
 from heron.alerts.service import AlertService
 from heron.api.alerts import alert_service
@@ -24,7 +30,7 @@ from heron.api.deps import current_user
 from heron.api.inventory.servers import Ids
 from heron.api.schemas import MAX_ID, ObjectId
 from heron.auth.users import Principal
-from heron.core.errors import BadRequest
+from heron.core.errors import BadRequest, HeronError
 
 router = APIRouter(tags=["heron"], dependencies=[Depends(current_user)])
 
@@ -55,6 +61,19 @@ def rule_json(rule: RuleDef, service: AlertService) -> dict[str, Any]:
     }
     if rule.kind == "server":
         out["rules"] = [c.to_json() for c in rule.conditions]
+    elif rule.promql is not None and isinstance(rule.spec.get("promql"), dict):
+        out.update(
+            tenant=rule.promql.tenant,
+            database=rule.promql.database,
+            expr=rule.promql.queries[0],
+            interval_seconds=rule.promql.interval_seconds,
+            group=rule.promql.group,
+            for_seconds=rule.for_seconds,
+            keep_firing_for_seconds=rule.keep_firing_for_seconds,
+            # As written (Prometheus's syntax), not as the renderer runs them.
+            labels=dict(rule.spec.get("labels") or {}),
+            annotations=dict(rule.spec.get("annotations") or {}),
+        )
     elif rule.sql is not None:
         out.update(
             tenant=rule.sql.tenant,
@@ -119,3 +138,67 @@ async def delete_rules(
 ) -> dict[str, Any]:
     gone = await run_in_threadpool(service.rules.delete, user, list(dict.fromkeys(ids)))
     return {"success": True, "data": gone}
+
+
+def _import(
+    service: AlertService, user: Principal, text: bytes, skip_recording: bool, group_id: int | None
+) -> dict[str, Any]:
+    """Check every rule of the file first, then save them (a rule of the same group and name is replaced)."""
+    found = read_rule_file(text, skip_recording=skip_recording)
+    parsed: list[RuleDef] = []
+    for body in found.rules:
+        where = body.pop("heron_where")
+        if group_id is not None:
+            body["notification_group_id"] = group_id
+        try:
+            parsed.append(_parse(service, body))
+        except HeronError as exc:
+            err = HeronError(f"{where}.{exc.message}")
+            err.status, err.code = exc.status, exc.code
+            raise err from None
+    existing = {
+        (r.promql.group, r.name): r.id
+        for r in service.rules.visible(user)
+        if r.kind == "promql" and r.promql is not None and r.owner_id == (user.user_id or None)
+    }
+    created, updated = [], []
+    for rule in parsed:
+        assert rule.promql is not None
+        known = existing.get((rule.promql.group, rule.name))
+        if known is not None:
+            updated.append(service.rules.update(user, known, rule).id)
+        else:
+            saved = service.rules.create(user, rule)
+            existing[(rule.promql.group, rule.name)] = saved.id
+            created.append(saved.id)
+    return {"created": created, "updated": updated, "skipped_recording_rules": found.skipped}
+
+
+@router.post(
+    "/api/v1/alert-rule/import",
+    summary="Import a Prometheus rule file (YAML body): its alerting rules become PromQL rules",
+)
+async def import_rules(
+    request: Request,
+    skip_recording: bool = Query(False, description="leave recording rules out instead of refusing the file"),
+    notification_group_id: int | None = Query(None, ge=1, le=MAX_ID, description="notify this group"),
+    service: AlertService = Depends(alert_service),
+    user: Principal = Depends(current_user),
+) -> dict[str, Any]:
+    text = await request.body()
+    if not text.strip():
+        raise BadRequest("file: the body is empty; send the rule file's YAML")
+    result = await run_in_threadpool(_import, service, user, text, skip_recording, notification_group_id)
+    return {"success": True, "data": result}
+
+
+@router.get(
+    "/api/v1/alert-rule/export",
+    summary="Your PromQL rules as a Prometheus rule file (YAML) that promtool check rules accepts",
+    response_class=Response,
+)
+async def export_rules(
+    service: AlertService = Depends(alert_service), user: Principal = Depends(current_user)
+) -> Response:
+    rules = await run_in_threadpool(service.rules.visible, user)
+    return Response(write_rule_file(rules), media_type="application/yaml")

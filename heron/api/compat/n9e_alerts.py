@@ -3,8 +3,9 @@
 Routes and field names follow Nightingale's (``center/router/router.go``), in its
 ``{"dat", "err"}`` envelope. A member of a business group's team sees (``ro``) or changes
 (``rw``) only that group's rules and mutes; admins all. Rules keep Nightingale's shape
-(``prom_ql``, ``rule_config.queries[]``...); Heron evaluates them once it has a PromQL engine,
-and until then each rule's ``heron_status`` says that it waits for it. Mutes are Heron
+(``prom_ql``, ``rule_config.queries[]``...) and run as PromQL rules
+(:mod:`heron.alerts.sources.promql`); each rule's ``heron_status`` says how its last
+evaluation went. Mutes are Heron
 silences scoped to the group (``tags`` are matchers; periodic mutes are refused: use a
 maintenance window). Events are Heron's events in Nightingale's ``AlertCurEvent`` shape.
 """

@@ -2,15 +2,17 @@
 
 An assistant with a token (a scoped one is the point: ``nezha:server:read`` and
 ``nezha:tsdb:read`` let it look, not touch) can list and inspect servers, read their metric
-history, run SQL through the same read-only sandbox as ``/api/v1/sql``, and, only with
+history, run SQL through the same read-only sandbox as ``/api/v1/sql`` and PromQL through the
+engine behind ``/api/v1/query`` (``promql.query``), see the service monitors' current state
+(``service.status``, ``nezha:service:read``) and the firing alerts (``alert.firing``,
+``nezha:alertrule:read``), and, only with
 ``nezha:server:exec`` on an agent that allows ``exec``, run a command. Each tool checks the
 token's scopes and the owner's rights, and every call is audited (``mcp.<tool>``).
 
 The SDK runs statelessly with JSON answers: each POST is one JSON-RPC exchange, authenticated
 like any request. The caller's identity reaches the tools through a per-call key in a
 private header (the SDK hands tools the request's headers), never through anything a client
-could set itself. Service status and firing alerts are not offered yet: those families are
-not part of this build.
+could set itself.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import asyncio
 import contextlib
 import secrets
 import time
-from collections.abc import AsyncIterator, MutableMapping
+from collections.abc import AsyncIterator, Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -32,15 +34,21 @@ from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from starlette.responses import Response
 
 from heron import __version__
+from heron.alerts import events
+from heron.alerts.service import AlertService
 from heron.api.deps import current_user
 from heron.api.ingest.body import read_body
 from heron.api.inventory.servers import current_view, visible_servers
 from heron.api.ops.state import OpsState, actor_of, ops_state
+from heron.api.query.prom_format import parse_duration_ms, parse_time_ms, render_instant, render_range
+from heron.api.query.prometheus import evaluate
 from heron.api.services import Services
+from heron.auth.permissions import Action, allowed
 from heron.auth.scopes import covers
 from heron.auth.users import Principal
 from heron.core.errors import Forbidden, HeronError
 from heron.ops.audit import Actor
+from heron.probes.service import HERON_NODE_ID, ProbeService
 from heron.tsdb.names import schema_for
 from heron.tsdb.sandbox import run_select
 
@@ -51,6 +59,8 @@ CALL_HEADER = b"x-heron-mcp-call"
 MAX_BODY_BYTES = 4 * 1024 * 1024
 MAX_SQL_ROWS = 10_000
 DEFAULT_SQL_ROWS = 500
+MAX_ALERTS = 1000
+DEFAULT_ALERTS = 100
 METRICS = (
     "cpu",
     "mem_used",
@@ -78,14 +88,27 @@ class Caller:
 class McpEndpoint:
     """The MCP server, its session manager, and the calls in progress."""
 
-    def __init__(self, svc: Services, state: OpsState) -> None:
+    def __init__(
+        self,
+        svc: Services,
+        state: OpsState,
+        *,
+        alerts: AlertService | None = None,
+        probes: Callable[[], ProbeService | None] = lambda: None,
+    ) -> None:
         self.svc = svc
         self.state = state
+        self.alerts = alerts
+        #: The service monitors, once they run (they start with the application).
+        self.probes = probes
         self.calls: dict[str, Caller] = {}
         self.server: MCPServer[Any] = MCPServer(
             name="heron",
             version=__version__,
-            instructions="Heron's monitoring data: servers, their metrics, SQL over the time series, and commands.",
+            instructions=(
+                "Heron's monitoring data: servers, their metrics, service monitors, firing alerts,"
+                " SQL and PromQL over the time series, and commands."
+            ),
         )
         self._tools()
         self.manager = StreamableHTTPSessionManager(
@@ -201,6 +224,86 @@ class McpEndpoint:
             return {"rows": rows, "row_count": len(rows)}
 
         @mcp.tool(
+            name="promql.query",
+            description=(
+                "Evaluate PromQL: an instant query at `time` (default now), or a range query when"
+                " `start`, `end` and `step` are given. Times are Unix seconds or RFC 3339; step is"
+                " seconds or a duration such as 1m. Answers Prometheus's data: resultType and result."
+                " Server status is heron_server_*{server=...}, service results heron_service_*{service=...}."
+            ),
+        )
+        async def promql_query(
+            query: str,
+            ctx: Context[Any, Any],
+            time: str = "",
+            start: str = "",
+            end: str = "",
+            step: str = "",
+            db: str = "public",
+            tenant: str = "cnosdb",
+        ) -> dict[str, Any]:
+            caller = self._caller(ctx, "nezha:tsdb:read", "promql.query")
+            ranged = bool(start or end or step)
+            try:
+                data = await asyncio.to_thread(self._promql, query, tenant, db, time, start, end, step)
+            except HeronError as exc:
+                self.state.ops.audit.record(
+                    caller.actor, "mcp.promql.query", outcome="error", query=query[:500], error=exc.message
+                )
+                raise ToolError(exc.message) from None
+            self.state.ops.audit.record(
+                caller.actor, "mcp.promql.query", query=query[:500], range=ranged, series=len(data["result"])
+            )
+            return data
+
+        @mcp.tool(
+            name="service.status",
+            description=(
+                "Service monitors you may see and their current state from each vantage point"
+                " (up, degraded, down, pending), with the last latency and the reason of a failure."
+            ),
+        )
+        async def service_status(ctx: Context[Any, Any], service_id: int = 0) -> list[dict[str, Any]]:
+            caller = self._caller(ctx, "nezha:service:read", "service.status")
+            probes = self.probes()
+            if probes is None:
+                raise ToolError("the service monitors are not running yet")
+            found = await asyncio.to_thread(self._services, probes, caller.principal, service_id)
+            if service_id and not found:
+                raise ToolError(f"service_id: no monitor with id {service_id}")
+            self.state.ops.audit.record(caller.actor, "mcp.service.status", count=len(found))
+            return found
+
+        @mcp.tool(
+            name="alert.firing",
+            description="Alerts firing now on rules you may see, newest first: rule, severity, labels, value.",
+        )
+        async def alert_firing(
+            ctx: Context[Any, Any], severity: str = "", limit: int = DEFAULT_ALERTS
+        ) -> dict[str, Any]:
+            caller = self._caller(ctx, "nezha:alertrule:read", "alert.firing")
+            if self.alerts is None:
+                raise ToolError("alerting is not running")
+            f = events.EventFilter(state="firing", severity=severity)
+            meta = self.alerts.meta
+            try:
+                rows = await asyncio.to_thread(
+                    events.page, meta, caller.principal, f, offset=0, limit=max(1, min(limit, MAX_ALERTS))
+                )
+            except HeronError as exc:
+                raise ToolError(exc.message) from None
+            found = [
+                {
+                    k: v
+                    for k, v in events.event_json(row).items()
+                    if k not in ("values", "fingerprint", "resolved_at", "acked_at", "notify_count")
+                }
+                for row in rows
+            ]
+            self.state.ops.audit.record(caller.actor, "mcp.alert.firing", count=len(found))
+            return {"alerts": found, "count": len(found)}
+
+        @mcp.tool(
             name="server.exec",
             description="Run a command (sh -c) on a server whose agent allows exec; returns exit code and output.",
         )
@@ -232,6 +335,64 @@ class McpEndpoint:
                 duration_ms=result.get("duration_ms"),
             )
             return result
+
+    def _promql(self, query: str, tenant: str, db: str, at: str, start: str, end: str, step: str) -> dict[str, Any]:
+        """An instant or range query through the engine and limits of ``/api/v1/query``."""
+        svc = self.svc
+        if not (start or end or step):
+            at_ms = parse_time_ms(at, "time") if at else int(time.time() * 1000)
+            value, _steps = evaluate(svc, tenant, db, query, start_ms=at_ms, end_ms=at_ms, step_ms=1)
+            return render_instant(value, at_ms)
+        if not (start and end and step):
+            raise HeronError("start, end, step: a range query needs all three")
+        start_ms, end_ms = parse_time_ms(start, "start"), parse_time_ms(end, "end")
+        step_ms = parse_duration_ms(step, "step")
+        if end_ms < start_ms or step_ms <= 0:
+            raise HeronError("start, end, step: end must not be before start and step must be positive")
+        limit = svc.settings.promql_max_points_per_series
+        if (end_ms - start_ms) / step_ms > limit:
+            raise HeronError(f"step: more than {limit} points per series; use a larger step")
+        value, steps = evaluate(svc, tenant, db, query, start_ms=start_ms, end_ms=end_ms, step_ms=step_ms)
+        return render_range(value, steps)
+
+    def _services(self, probes: ProbeService, principal: Principal, service_id: int) -> list[dict[str, Any]]:
+        names = {view.info.id: view.info.name for view in visible_servers(self.svc, principal)}
+        names[HERON_NODE_ID] = probes.node
+        by_monitor: dict[int, list[dict[str, Any]]] = {}
+        for st in probes.board.current(service_id or None):
+            if st.server_id not in names:
+                continue
+            by_monitor.setdefault(st.monitor_id, []).append(
+                {
+                    "server_id": st.server_id,
+                    "server_name": names[st.server_id],
+                    "state": st.state.value,
+                    "since": st.since,
+                    "reason": st.reason,
+                    "last_check_at": st.last_at,
+                    "last_up": st.last_up,
+                    "last_latency_ms": st.last_delay_ms,
+                }
+            )
+        out = []
+        for monitor in sorted(probes.monitors.all().values(), key=lambda m: m.id):
+            if service_id and monitor.id != service_id:
+                continue
+            if not allowed(principal, Action.READ, monitor.resource):
+                continue
+            vantage = by_monitor.get(monitor.id, [])
+            out.append(
+                {
+                    "id": monitor.id,
+                    "name": monitor.name,
+                    "kind": monitor.kind,
+                    "target": monitor.target,
+                    "up": sum(1 for v in vantage if v["state"] in ("up", "degraded")),
+                    "down": sum(1 for v in vantage if v["state"] == "down"),
+                    "vantage_points": vantage,
+                }
+            )
+        return out
 
     async def _readable(self, caller: Caller, server_id: int) -> Any:
         views = await asyncio.to_thread(visible_servers, self.svc, caller.principal)

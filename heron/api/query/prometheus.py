@@ -38,13 +38,19 @@ from heron.api.query.prom_format import (
 )
 from heron.api.services import Services
 from heron.core import telemetry
+from heron.inventory.live import STATUS_TABLE
 from heron.meta.namespaces import DEFAULT_DATABASE, DEFAULT_TENANT
+from heron.probes.board import RESULTS_TABLE
 from heron.promql.engine import Evaluator, Options, matcher_groups, parse
 from heron.promql.errors import BadData, ExecutionError, QueryTimeout
 from heron.promql.series import Catalog, Matcher, SeriesReader, load_catalog
-from heron.promql.values import NAME, Labels
+from heron.promql.values import I64, NAME, Labels, Scalar, Value, Vector
 from heron.tsdb.names import schema_for
 from heron.tsdb.sandbox import call_after
+
+#: Where the server status history and the service results live (their series are
+#: ``heron_server_*`` and ``heron_service_*``).
+LIVE_SCHEMA = schema_for(DEFAULT_TENANT, DEFAULT_DATABASE)
 
 router = APIRouter(tags=["prometheus"], dependencies=[Depends(current_user)])
 
@@ -83,41 +89,73 @@ def _timeout_seconds(svc: Services, params: Params) -> float:
     return limit
 
 
+def read_series(svc: Services, schema: str, timeout: float, work: Callable[[SeriesReader, float], T]) -> T:
+    """Run ``work`` (blocking) on a fresh cursor, once every acknowledged write is readable.
+
+    Also what alert rules and the MCP tools evaluate PromQL with, so they read exactly what
+    ``/api/v1/query`` reads.
+    """
+    # Every acknowledged write readable first; waited for here, in the worker thread,
+    # to spare the event loop one more wake-up per query.
+    deadline = time.monotonic() + timeout
+    try:
+        if not svc.writer.settled:
+            svc.writer.sync().result(timeout=timeout)
+    except TimeoutError as exc:
+        raise QueryTimeout(f"the store did not catch up with acknowledged writes within {timeout:g} s") from exc
+    cur = svc.tsdb.cursor()
+    timer = call_after(timeout, cur.interrupt)
+    try:
+        catalog, labels = _catalog(svc, cur, schema)
+        reader = SeriesReader(cur, catalog, max_samples=svc.settings.promql_max_samples, labels=labels)
+        return work(reader, deadline)
+    except duckdb.InterruptException as exc:
+        raise QueryTimeout(f"the query ran longer than {timeout:g} s and was stopped") from exc
+    finally:
+        timer.cancel()
+        cur.close()
+
+
 async def with_reader(
     request: Request, svc: Services, params: Params, work: Callable[[SeriesReader, float], T], *, api: str
 ) -> T:
     """Run ``work`` in a worker thread on a fresh cursor, once every acknowledged write is readable."""
     schema = _schema(svc, params)
     timeout = _timeout_seconds(svc, params)
-    status_schema: str | None = getattr(request.app.state, "status_schema", None)
-    status_table = getattr(request.app.state, "status_table", None) if status_schema == schema else None
     started = time.perf_counter()
-
-    def run() -> T:
-        # Every acknowledged write readable first; waited for here, in the worker thread,
-        # to spare the event loop one more wake-up per query.
-        deadline = time.monotonic() + timeout
-        try:
-            if not svc.writer.settled:
-                svc.writer.sync().result(timeout=timeout)
-        except TimeoutError as exc:
-            raise QueryTimeout(f"the store did not catch up with acknowledged writes within {timeout:g} s") from exc
-        cur = svc.tsdb.cursor()
-        timer = call_after(timeout, cur.interrupt)
-        try:
-            catalog, labels = _catalog(svc, cur, schema, status_table)
-            reader = SeriesReader(cur, catalog, max_samples=svc.settings.promql_max_samples, labels=labels)
-            return work(reader, deadline)
-        except duckdb.InterruptException as exc:
-            raise QueryTimeout(f"the query ran longer than {timeout:g} s and was stopped") from exc
-        finally:
-            timer.cancel()
-            cur.close()
-
     try:
-        return await run_in_threadpool(run)
+        return await run_in_threadpool(read_series, svc, schema, timeout, work)
     finally:
         telemetry.QUERY_SECONDS.labels(api=api).observe(time.perf_counter() - started)
+
+
+def evaluate(
+    svc: Services, tenant: str, database: str, query: str, *, start_ms: int, end_ms: int, step_ms: int
+) -> tuple[Value, I64]:
+    """Evaluate ``query`` (blocking) with the server's limits: its value and the steps it was taken at."""
+    expr = parse(query)
+    svc.namespaces.get(tenant, database)
+    timeout = svc.settings.query_timeout_seconds
+    lookback = int(svc.settings.promql_lookback_delta_seconds * 1000)
+
+    def work(reader: SeriesReader, deadline: float) -> tuple[Value, I64]:
+        options = Options(lookback_ms=lookback, deadline=deadline, timeout_seconds=timeout)
+        ev = Evaluator(reader, start_ms=start_ms, end_ms=end_ms, step_ms=step_ms, options=options)
+        return ev.run(expr), ev.steps()
+
+    return read_series(svc, schema_for(tenant, database), timeout, work)
+
+
+def instant_samples(svc: Services, tenant: str, database: str, query: str, at: float) -> list[tuple[Labels, float]]:
+    """The series of an instant query at ``at`` (Unix seconds) and their values; a scalar is one unlabelled series."""
+    at_ms = int(at * 1000)
+    value, _steps = evaluate(svc, tenant, database, query, start_ms=at_ms, end_ms=at_ms, step_ms=1)
+    if isinstance(value, Scalar):
+        return [((), float(value.values[0]))]
+    if isinstance(value, Vector):
+        present = value.present[:, 0]
+        return [(value.labels[i], float(value.values[i, 0])) for i in range(len(value)) if present[i]]
+    raise ExecutionError(f"the expression gives a {type(value).__name__.lower()}, not an instant vector or a scalar")
 
 
 #: Per schema: the writer's catalog version, the metric names derived from it, and the
@@ -128,9 +166,7 @@ _CATALOGS_LOCK = threading.Lock()
 MAX_CACHED_LABELS = 500_000
 
 
-def _catalog(
-    svc: Services, cur: duckdb.DuckDBPyConnection, schema: str, status_table: str | None
-) -> tuple[Catalog, dict[int, Labels]]:
+def _catalog(svc: Services, cur: duckdb.DuckDBPyConnection, schema: str) -> tuple[Catalog, dict[int, Labels]]:
     version = svc.writer.catalog_version
     with _CATALOGS_LOCK:
         cached = _CATALOGS.get(schema)
@@ -138,7 +174,10 @@ def _catalog(
         if len(cached[2]) > MAX_CACHED_LABELS:
             cached[2].clear()
         return cached[1], cached[2]
-    catalog = load_catalog(cur, schema, status_table=status_table)
+    live = schema == LIVE_SCHEMA
+    catalog = load_catalog(
+        cur, schema, status_table=STATUS_TABLE if live else None, service_table=RESULTS_TABLE if live else None
+    )
     labels: dict[int, Labels] = {}
     with _CATALOGS_LOCK:
         _CATALOGS[schema] = (version, catalog, labels)
