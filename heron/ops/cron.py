@@ -13,7 +13,9 @@ dropped silently. Runs are written in batches by :meth:`CronService.flush`.
 
 For the alerts side: :meth:`CronService.run_task` runs a task by id (``trigger="alert"``
 with the server that fired); :attr:`CronService.failure_listeners` are called with each
-failed run, which is where a notification group's delivery is hooked in.
+failed, missed or refused run, and with each successful one of a task with
+``push_successful`` (Nezha's meaning), which is where the task's notification group is told
+(:meth:`heron.alerts.service.AlertService.cron_ran`).
 """
 
 from __future__ import annotations
@@ -169,7 +171,8 @@ class CronService:
     ops: Operations
     #: Longest a command may run on a server before the agent kills it.
     command_timeout_seconds: float = 3600.0
-    #: Called with every failed, missed or refused run (the alerts side delivers them to the task's group).
+    #: Called with every failed, missed or refused run, and every successful one of a task with
+    #: ``push_successful`` (the alerts side delivers them to the task's group).
     failure_listeners: list[Callable[[dict[str, Any], RunResult], None]] = field(default_factory=list)
     _pending: list[RunResult] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -420,7 +423,7 @@ class CronService:
         if full:
             await asyncio.to_thread(self.flush)
         for run in runs:
-            if run.status == "ok":
+            if run.status == "ok" and not task["push_successful"]:
                 continue
             for listener in self.failure_listeners:
                 try:

@@ -3,10 +3,11 @@
 A server rule is Nezha's ``AlertRuleForm`` (``name``, ``rules``, ``enable``, ``trigger_mode``,
 ``notification_group_id``, ``fail_trigger_tasks``, ``recover_trigger_tasks``); a query rule
 has ``kind: "sql"`` and ``query``, ``threshold``, ``interval_seconds``, ``for_seconds``,
-``keep_firing_for_seconds``, ``labels``, ``annotations``. Every rule answers with its
-``status`` (``ok``, ``error`` and why, ``waiting``, ``disabled``), when it last ran and how
-many alerts it holds. ``fail_trigger_tasks`` and ``recover_trigger_tasks`` are recorded;
-they run once cron tasks exist.
+``keep_firing_for_seconds``, ``labels``, ``annotations``; a service rule has ``kind:
+"service"`` and ``rules`` of types ``down``, ``latency``, ``cert_expiry`` over monitors. Every
+rule answers with its ``status`` (``ok``, ``error`` and why, ``waiting``, ``disabled``), when
+it last ran and how many alerts it holds. ``fail_trigger_tasks`` and ``recover_trigger_tasks``
+name triggered cron tasks (``task_type`` 1), run when an alert of the rule fires or resolves.
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ def rule_json(rule: RuleDef, service: AlertService) -> dict[str, Any]:
             "active": status.active,
         },
     }
-    if rule.kind == "server":
+    if rule.kind in ("server", "service"):
         out["rules"] = [c.to_json() for c in rule.conditions]
     elif rule.sql is not None:
         out.update(
