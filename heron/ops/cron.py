@@ -39,6 +39,7 @@ from sqlalchemy import func, insert, select, update
 from heron.auth.permissions import Action, Resource, require
 from heron.auth.users import Principal, aware
 from heron.core.errors import BadRequest, HeronError, NotFound
+from heron.meta.alert_models import NotificationGroup
 from heron.meta.db import MetaStore
 from heron.meta.ops_models import CronRun, CronTask
 from heron.ops.audit import SYSTEM, Actor
@@ -185,6 +186,7 @@ class CronService:
         check_form(form)
         self._check_servers(principal, form.servers)
         with self.meta.session() as s:
+            _check_group(s, form.notification_group_id)
             task = CronTask(owner_id=principal.user_id, **_columns(form))
             s.add(task)
             s.flush()
@@ -197,6 +199,7 @@ class CronService:
         with self.meta.session() as s:
             task = self._owned(s, principal, task_id, Action.UPDATE)
             self._check_servers(principal, form.servers)
+            _check_group(s, form.notification_group_id)
             for key, value in _columns(form).items():
                 setattr(task, key, value)
         self.changed()
@@ -512,6 +515,12 @@ def _columns(form: CronForm) -> dict[str, Any]:
         "push_successful": form.push_successful,
         "notification_group_id": form.notification_group_id,
     }
+
+
+def _check_group(s: Any, group_id: int) -> None:
+    """A task's ``notification_group_id`` (told of failed runs) names a group that exists."""
+    if group_id and s.get(NotificationGroup, group_id) is None:
+        raise NotFound(f"notification_group_id: no notification group with id {group_id}")
 
 
 def _is_admin(s: Any, user_id: int) -> bool:

@@ -177,6 +177,9 @@ def test_bad_service_rules_and_trigger_lists_are_refused_naming_the_field(live: 
         r = c.post("/api/v1/service", json={"name": "x", "type": 1, "target": "http://127.0.0.1:9/", "notify": True,
                                             "notification_group_id": 987654})  # fmt: skip
         assert r.status_code == 404 and "notification_group_id" in r.json()["error"], r.text
+        r = c.post("/api/v1/cron", json={"name": "x", "task_type": 1, "command": "true", "cover": 2,
+                                         "notification_group_id": 987654})  # fmt: skip
+        assert r.status_code == 404 and "notification_group_id" in r.json()["error"], r.text
 
 
 def test_a_monitor_with_notify_tells_its_group_once_per_transition_across_a_kill(
