@@ -400,7 +400,8 @@ def _check_tasks(s: Session, principal: Principal, rule: RuleDef) -> None:
             task = s.get(CronTask, task_id)
             if task is None:
                 raise BadRequest(f"{where}: cron task {task_id} does not exist")
-            require(principal, Action.READ, Resource("server", owner_id=task.owner_id))
+            # Running a task is operating its servers: its owner or an admin only (as for the cron API).
+            require(principal, Action.UPDATE, Resource("server", owner_id=task.owner_id))
             if task.task_type != TRIGGERED_TASK:
                 raise BadRequest(
                     f"{where}: cron task {task_id} is a scheduled task; "

@@ -186,7 +186,7 @@ class CronService:
         check_form(form)
         self._check_servers(principal, form.servers)
         with self.meta.session() as s:
-            _check_group(s, form.notification_group_id)
+            _check_group(s, principal, form.notification_group_id)
             task = CronTask(owner_id=principal.user_id, **_columns(form))
             s.add(task)
             s.flush()
@@ -199,7 +199,7 @@ class CronService:
         with self.meta.session() as s:
             task = self._owned(s, principal, task_id, Action.UPDATE)
             self._check_servers(principal, form.servers)
-            _check_group(s, form.notification_group_id)
+            _check_group(s, principal, form.notification_group_id)
             for key, value in _columns(form).items():
                 setattr(task, key, value)
         self.changed()
@@ -517,10 +517,14 @@ def _columns(form: CronForm) -> dict[str, Any]:
     }
 
 
-def _check_group(s: Any, group_id: int) -> None:
-    """A task's ``notification_group_id`` (told of failed runs) names a group that exists."""
-    if group_id and s.get(NotificationGroup, group_id) is None:
+def _check_group(s: Any, principal: Principal, group_id: int) -> None:
+    """A task's ``notification_group_id`` (told of failed runs) names a group the caller may use."""
+    if not group_id:
+        return
+    group = s.get(NotificationGroup, group_id)
+    if group is None:
         raise NotFound(f"notification_group_id: no notification group with id {group_id}")
+    require(principal, Action.READ, Resource("notification_group", owner_id=group.owner_id))
 
 
 def _is_admin(s: Any, user_id: int) -> bool:
