@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from tests.alerts.receivers import HttpReceiver, http_receiver, wait_for
+from tests.cast import Cast, make_cast
 from tests.conftest import RunningServer, start_server
 from tests.probes.targets import http_target
 from tests.probes.test_tls import NOW, ca, server_context  # noqa: F401 - ca is a fixture used here
@@ -39,6 +40,11 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     srv = start_server(tmp_path_factory.mktemp("heron-service-alerts"), env=FAST)
     yield srv
     srv.stop()
+
+
+@pytest.fixture(scope="module")
+def cast(live: RunningServer) -> Cast:
+    return make_cast(live)
 
 
 def _ok(r: httpx.Response) -> Any:
@@ -74,8 +80,11 @@ def _alerts(hook: HttpReceiver, path: str, status: str, alertname: str) -> list[
     return found
 
 
-def test_a_service_rule_fires_when_the_site_stops_and_resolves_when_it_is_back(live: RunningServer) -> None:
+def test_a_service_rule_fires_when_the_site_stops_and_resolves_when_it_is_back(live: RunningServer, cast: Cast) -> None:
     with live.client() as c, http_receiver() as hook, http_target() as web:
+        bobs = {"kind": "service", "name": "bobs-sites", "rules": [{"type": "down"}]}
+        with httpx.Client(base_url=live.url, headers=cast.bob.bearer, timeout=30) as bob:
+            bobs_rule = _ok(bob.post("/api/v1/alert-rule", json=bobs))
         group = _group(c, hook, "/svc")
         monitor = _monitor(c, web.url + "/")
         other = _monitor(c, web.url + "/")
@@ -111,6 +120,8 @@ def test_a_service_rule_fires_when_the_site_stops_and_resolves_when_it_is_back(l
         assert len(_alerts(hook, "/svc", "firing", "site-down")) == 1
         assert len(_alerts(hook, "/svc", "resolved", "site-down")) == 1
         assert all(str(other) != a["labels"]["service_id"] for a in _alerts(hook, "/svc", "firing", "site-down"))
+        bobs_events = _ok(c.get("/api/v1/alert-event", params={"rule_id": bobs_rule}))
+        assert bobs_events["pagination"]["total"] == 0, "a member's rule watches the member's monitors only"
 
 
 @pytest.mark.parametrize("days_left", [3])
@@ -146,7 +157,7 @@ def test_certificate_and_latency_conditions_fire_on_a_real_https_target(
         assert days_left - 1 < days <= days_left
 
 
-def test_bad_service_rules_and_trigger_lists_are_refused_naming_the_field(live: RunningServer) -> None:
+def test_bad_service_rules_and_trigger_lists_are_refused_naming_the_field(live: RunningServer, cast: Cast) -> None:
     cases = [
         ({"rules": [{"type": "gone"}]}, "rules[0].type"),
         ({"rules": [{"type": "latency"}]}, "rules[0]"),
@@ -174,6 +185,14 @@ def test_bad_service_rules_and_trigger_lists_are_refused_naming_the_field(live: 
         )
         assert r.status_code == 400 and "recover_trigger_tasks" in r.json()["error"], r.text
         assert "task_type 1" in r.json()["error"]
+        admins_task = _ok(
+            c.post("/api/v1/cron", json={"name": "restart", "task_type": 1, "command": "true", "cover": 2})
+        )
+        ok_rule = {"kind": "service", "name": "ok", "rules": [{"type": "down"}], "fail_trigger_tasks": [admins_task]}
+        assert c.post("/api/v1/alert-rule", json=ok_rule).status_code == 200
+        with httpx.Client(base_url=live.url, headers=cast.bob.bearer, timeout=30) as bob:
+            r = bob.post("/api/v1/alert-rule", json=ok_rule)
+            assert r.status_code in (403, 404), "a member cannot make an admin's task run: " + r.text
         r = c.post("/api/v1/service", json={"name": "x", "type": 1, "target": "http://127.0.0.1:9/", "notify": True,
                                             "notification_group_id": 987654})  # fmt: skip
         assert r.status_code == 404 and "notification_group_id" in r.json()["error"], r.text
