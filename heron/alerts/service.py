@@ -68,6 +68,8 @@ SPREAD_FACTOR = 0.6180339887
 #: How often the routing is read again even when nothing changed (silences start and end by the clock).
 ROUTING_MAX_AGE_SECONDS = 30.0
 
+#: Tries of writing one notice (a monitor's transition, a cron run) before it is given up, logged.
+NOTICE_ATTEMPTS = 5
 #: Runs one cron task for a rule's alert: (task id, server id of the alert, rule, "firing" | "resolved").
 TaskRunner = Callable[[int, "int | None", RuleDef, str], Awaitable[Any]]
 
@@ -381,14 +383,24 @@ class AlertService:
                 self._wake.clear()
 
     async def run_notices(self) -> None:
-        """Write notices one at a time, in order (a monitor's down before its recovery)."""
+        """Write notices one at a time, in order (a monitor's down before its recovery).
+
+        A write that fails (the metadata database busy or away) is tried again a few times: a
+        notice commits its event and outbox rows together or not at all, so trying again is safe.
+        """
         assert self._notice_queue is not None
         while True:
             job = await self._notice_queue.get()
-            try:
-                await asyncio.to_thread(job)
-            except Exception:
-                log.exception("writing a notification failed; it is not sent")
+            for attempt in range(NOTICE_ATTEMPTS):
+                try:
+                    await asyncio.to_thread(job)
+                    break
+                except Exception:
+                    if attempt + 1 == NOTICE_ATTEMPTS:
+                        log.exception("writing a notification failed; it is not sent")
+                    else:
+                        log.warning("writing a notification failed; will retry", exc_info=True)
+                        await asyncio.sleep(2.0**attempt)
 
     async def run_forwarder(self) -> None:
         if not self.forwarder.enabled:
