@@ -13,6 +13,7 @@ from heron.auth.users import Principal, UserDirectory
 from heron.core.errors import Forbidden, NotFound, Unprocessable
 from heron.inventory.manage import Inventory, ServerChanges
 from heron.inventory.registry import HostRegistry
+from heron.meta.alert_models import NotificationGroup
 from heron.meta.db import MetaStore, make_engine, migrate
 from heron.ops.audit import SYSTEM, Actor, AuditFilter, AuditLog
 from heron.ops.channel import Hub
@@ -42,8 +43,16 @@ def test_tasks_runs_nat_ddns_and_audit_round_trip(meta: MetaStore) -> None:
     alice, bob, server_id = _people(meta)
     ops = Operations(HostRegistry(meta), Hub(), AuditLog(meta))
     cron = CronService(meta, ops)
-    form = CronForm("t", 1, "", "echo hi", [server_id], 0, False, 7)
+    with pytest.raises(NotFound, match="notification_group_id: no notification group with id 7"):
+        cron.create(bob, CronForm("t", 1, "", "echo hi", [server_id], 0, False, 7))
+    with meta.session() as s:
+        group = NotificationGroup(owner_id=bob.user_id, name="bobs-group")
+        s.add(group)
+        s.flush()
+        group_id = group.id
+    form = CronForm("t", 1, "", "echo hi", [server_id], 0, False, group_id)
     task_id = cron.create(bob, form)
+    assert cron.get(bob, task_id)["notification_group_id"] == group_id
     charlie = Principal(99, "charlie", "member")
     with pytest.raises(Forbidden):
         cron.get(charlie, task_id)
