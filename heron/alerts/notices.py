@@ -11,6 +11,8 @@ deliveries are written in one transaction, sent with retries, once per idempoten
   share of failed checks); the event is ``rule_kind`` ``service`` with no rule, fingerprint
   per monitor. Going down opens a firing event, coming back resolves it: the database is
   asked, not memory, so a restart neither repeats a message nor loses the recovery.
+* A monitor deleted, disabled or no longer notifying while its incident is open has that
+  incident resolved without a message (:meth:`Notices.sweep`), so it does not stay firing.
 * A **cron run** that failed, was missed (the server's agent offline) or refused is one
   event of state ``notice`` (never active, never resolved), ``rule_kind`` ``cron``.
 
@@ -20,7 +22,7 @@ Silences apply (matched on the event's labels); a silenced notice is recorded, n
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -108,6 +110,32 @@ class Notices:
             self._deliver(s, row, monitor.notification_group_id, state, text, routing, moment)
         self._on_change()
         return state
+
+    def sweep(self, monitors: Mapping[int, Any], now: float) -> int:
+        """Resolve, without a message, the open incidents of monitors that are gone, disabled or
+        no longer notify; returns how many."""
+        moment = datetime.fromtimestamp(now, UTC)
+        closed = 0
+        with self._meta.session() as s:
+            rows = s.scalars(
+                select(AlertEvent).where(
+                    AlertEvent.state == "firing", AlertEvent.rule_id.is_(None), AlertEvent.rule_kind == "service"
+                )
+            )
+            for row in rows:
+                monitor_id = orjson.loads(row.labels or "{}").get("service_id", "")
+                monitor = monitors.get(int(monitor_id)) if str(monitor_id).isdigit() else None
+                if monitor is not None and monitor.enabled and monitor.notify and monitor.notification_group_id:
+                    continue
+                row.state, row.resolved_at, row.updated_at = "resolved", moment, moment
+                why = "monitor deleted" if monitor is None else "monitor disabled or no longer notifying"
+                row.annotations = orjson.dumps(
+                    {**orjson.loads(row.annotations or "{}"), "heron_resolved_by": why}
+                ).decode()
+                closed += 1
+        if closed:
+            self._on_change()
+        return closed
 
     # -- cron runs ---------------------------------------------------------------------------
 

@@ -68,6 +68,8 @@ SPREAD_FACTOR = 0.6180339887
 #: How often the routing is read again even when nothing changed (silences start and end by the clock).
 ROUTING_MAX_AGE_SECONDS = 30.0
 
+#: How often the open incidents of monitors' own ``notify`` are checked against the monitors.
+SWEEP_SECONDS = 5.0
 #: Tries of writing one notice (a monitor's transition, a cron run) before it is given up, logged.
 NOTICE_ATTEMPTS = 5
 #: Runs one cron task for a rule's alert: (task id, server id of the alert, rule, "firing" | "resolved").
@@ -124,6 +126,8 @@ class AlertService:
         self.notices = Notices(meta, self.routing, self._on_change)
         self._notice_queue: asyncio.Queue[Callable[[], object]] | None = None
         self._run_task: TaskRunner | None = None
+        self._monitors: Callable[[], Mapping[int, Any]] | None = None
+        self._swept_at = 0.0
         self.senders = Senders()
         self.outbox = Outbox(
             meta,
@@ -224,6 +228,7 @@ class AlertService:
         self.service_source = ServiceSource(
             probes.monitors.all, probes.board.current, may_watch=self._may_watch_monitor
         )
+        self._monitors = probes.monitors.all
 
         def changed(change: Any) -> None:
             monitor_id = change.monitor_id
@@ -298,6 +303,13 @@ class AlertService:
         self.rounds += 1
         return len(rules)
 
+    def sweep_monitor_incidents(self, now: float) -> int:
+        """Every :data:`SWEEP_SECONDS`: close the open incidents of monitors gone or no longer notifying."""
+        if self._monitors is None or now - self._swept_at < SWEEP_SECONDS:
+            return 0
+        self._swept_at = now
+        return self.notices.sweep(self._monitors(), now)
+
     def evaluate_services(self, now: float) -> int:
         """One round of every enabled service rule over the monitors' states."""
         source = self.service_source
@@ -359,6 +371,7 @@ class AlertService:
                 log.exception("evaluating server rules failed; will retry")
             try:
                 await asyncio.to_thread(self.evaluate_services, time.time())
+                await asyncio.to_thread(self.sweep_monitor_incidents, time.time())
             except Exception:
                 log.exception("evaluating service rules failed; will retry")
 

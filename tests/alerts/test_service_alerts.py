@@ -241,6 +241,20 @@ def test_a_monitor_with_notify_tells_its_group_once_per_transition_across_a_kill
                 wait_for(lambda: _state(c, monitor) == "up", timeout_s=30, what="the monitor up")
                 event = _ok(c.get(f"/api/v1/alert-event/{events[0]['id']}"))
                 assert event["state"] == "resolved"
-            assert len(hook.bodies("/nezha")) == 2, hook.bodies("/nezha")
+                assert len(hook.bodies("/nezha")) == 2, hook.bodies("/nezha")
+
+                # Down again, then deleted: the open incident is closed without a message.
+                web.stop()
+                wait_for(lambda: len(hook.bodies("/nezha")) >= 3, timeout_s=60, what="the second down message")
+                again = _ok(c.get("/api/v1/alert-event", params={"state": "firing", "query": name}))["value"]
+                assert len(again) == 1 and again[0]["id"] != events[0]["id"]
+                _ok(c.post("/api/v1/batch-delete/service", json=[monitor]))
+                closed = wait_for(
+                    lambda: (e := _ok(c.get(f"/api/v1/alert-event/{again[0]['id']}")))["state"] == "resolved" and e,
+                    timeout_s=30,
+                    what="the deleted monitor's incident to close",
+                )
+                assert closed["annotations"]["heron_resolved_by"] == "monitor deleted"
+            assert len(hook.bodies("/nezha")) == 3, hook.bodies("/nezha")
     finally:
         srv.stop()
