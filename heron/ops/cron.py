@@ -299,6 +299,9 @@ class CronService:
         if loaded is None:
             raise NotFound(f"cron task {task_id} does not exist")
         task, owner_admin = loaded
+        if trigger == "alert" and task["task_type"] != TRIGGERED:
+            # Changed to a scheduled task after a rule named it: alerts run triggered tasks only.
+            raise BadRequest(f"cron task {task_id} is no longer a triggered task (task_type 1); not run")
         targets = self._targets(task, owner_admin, server_id)
         args = {"command": task["command"], "timeout": self.command_timeout_seconds}
         runs: list[RunResult] = []
