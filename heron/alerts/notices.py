@@ -11,6 +11,11 @@ deliveries are written in one transaction, sent with retries, once per idempoten
   share of failed checks); the event is ``rule_kind`` ``service`` with no rule, fingerprint
   per monitor. Going down opens a firing event, coming back resolves it: the database is
   asked, not memory, so a restart neither repeats a message nor loses the recovery.
+* With Nezha's ``latency_notify``, a check slower than ``max_latency`` or faster than
+  ``min_latency`` (ms) tells the group once per excursion and vantage point, ``[Latency]
+  shop 812.40 ms > 500 ms, from agent-1``; back in range, the incident resolves without a
+  message (Nezha's unmuting). Each vantage point has its own, so one slow network neither
+  hides nor repeats another's.
 * A monitor deleted, disabled or no longer notifying while its incident is open has that
   incident resolved without a message (:meth:`Notices.sweep`), so it does not stay firing.
 * A **cron run** that failed, was missed (the server's agent offline) or refused is one
@@ -111,6 +116,52 @@ class Notices:
         self._on_change()
         return state
 
+    def latency(self, monitor: Any, vantage_id: int, vantage: str, out: str, delay_ms: float, now: float) -> str:
+        """Bring the monitor's latency incident in line: ``out`` is ``above``, ``below`` or ``""``.
+        Returns ``firing``, ``resolved`` (silently) or ``""`` (nothing to do)."""
+        if not monitor.latency_notify or not monitor.notification_group_id:
+            return ""
+        fp = fingerprint(0, f"monitor-latency:{monitor.id}:{vantage_id}")
+        moment = datetime.fromtimestamp(now, UTC)
+        routing = self._routing()
+        with self._meta.session() as s:
+            open_event = s.scalar(
+                select(AlertEvent).where(
+                    AlertEvent.state == "firing", AlertEvent.fingerprint == fp, AlertEvent.rule_id.is_(None)
+                )
+            )
+            if bool(out) == (open_event is not None):
+                return ""
+            if open_event is not None:
+                open_event.state, open_event.resolved_at, open_event.updated_at = "resolved", moment, moment
+                self._on_change()
+                return "resolved"
+            bound = f"> {monitor.max_latency_ms:g}" if out == "above" else f"< {monitor.min_latency_ms:g}"
+            text = f"[Latency] {monitor.name} {delay_ms:.2f} ms {bound} ms, from {vantage}"
+            labels = {
+                "alertname": monitor.name,
+                "service_id": str(monitor.id),
+                "service_name": monitor.name,
+                "check": "latency",
+                "vantage_id": str(vantage_id),
+                "vantage_name": vantage,
+                "severity": "warning",
+            }
+            row = AlertEvent(
+                rule_id=None, rule_name=monitor.name, rule_kind="service", owner_id=monitor.owner_id,
+                busi_group_id=None, fingerprint=fp, labels=orjson.dumps(labels).decode(),
+                annotations=orjson.dumps({"summary": text}).decode(), severity="warning", state="firing",
+                server_id=vantage_id or None, value=delay_ms,
+                values=orjson.dumps([{"at": moment.isoformat(), "state": "firing", "value": delay_ms}]).decode(),
+                started_at=moment, fired_at=moment, updated_at=moment, flapping=False, silenced=False,
+                acked_by="", notify_count=0,
+            )  # fmt: skip
+            s.add(row)
+            s.flush()
+            self._deliver(s, row, monitor.notification_group_id, "firing", text, routing, moment)
+        self._on_change()
+        return "firing"
+
     def sweep(self, monitors: Mapping[int, Any], now: float) -> int:
         """Resolve, without a message, the open incidents of monitors that are gone, disabled or
         no longer notify; returns how many."""
@@ -123,9 +174,13 @@ class Notices:
                 )
             )
             for row in rows:
-                monitor_id = orjson.loads(row.labels or "{}").get("service_id", "")
+                labels = orjson.loads(row.labels or "{}")
+                monitor_id = labels.get("service_id", "")
                 monitor = monitors.get(int(monitor_id)) if str(monitor_id).isdigit() else None
-                if monitor is not None and monitor.enabled and monitor.notify and monitor.notification_group_id:
+                wanted = monitor is not None and (
+                    monitor.latency_notify if labels.get("check") == "latency" else monitor.notify
+                )
+                if monitor is not None and monitor.enabled and wanted and monitor.notification_group_id:
                     continue
                 row.state, row.resolved_at, row.updated_at = "resolved", moment, moment
                 why = "monitor deleted" if monitor is None else "monitor disabled or no longer notifying"

@@ -128,6 +128,8 @@ class AlertService:
         self._run_task: TaskRunner | None = None
         self._monitors: Callable[[], Mapping[int, Any]] | None = None
         self._swept_at = 0.0
+        #: Per monitor and vantage point, where its latency was last seen: "above", "below" or "" (in range).
+        self._latency_seen: dict[tuple[int, int], str] = {}
         self.senders = Senders()
         self.outbox = Outbox(
             meta,
@@ -242,6 +244,21 @@ class AlertService:
             self._enqueue(job)
 
         probes.board.subscribe(changed)
+        probes.board.subscribe_results(self._monitor_result)
+
+    def _monitor_result(self, monitor: Any, server_id: int, vantage: str, result: Any) -> None:
+        """Nezha's ``latency_notify``: a job only when a monitor's latency leaves or re-enters its range."""
+        if not monitor.latency_notify or not monitor.notification_group_id:
+            return
+        if not result.up or result.delay_ms is None:
+            return
+        delay = float(result.delay_ms)
+        high, low = monitor.max_latency_ms, monitor.min_latency_ms
+        out = "above" if high > 0 and delay > high else ("below" if low > 0 and delay < low else "")
+        if self._latency_seen.get((monitor.id, server_id)) == out:
+            return
+        self._latency_seen[(monitor.id, server_id)] = out
+        self._enqueue(lambda: self.notices.latency(monitor, server_id, vantage, out, delay, time.time()))
 
     def attach_trigger(self, runner: TaskRunner) -> None:
         """Where a rule's trigger tasks run (the cron service)."""

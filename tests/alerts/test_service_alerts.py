@@ -258,3 +258,39 @@ def test_a_monitor_with_notify_tells_its_group_once_per_transition_across_a_kill
             assert len(hook.bodies("/nezha")) == 3, hook.bodies("/nezha")
     finally:
         srv.stop()
+
+
+def test_latency_notify_tells_the_group_once_per_excursion_above_max_or_below_min(live: RunningServer) -> None:
+    with live.client() as c, http_receiver() as hook, http_target() as web:
+        group = _group(c, hook, "/latency", request_body='{"text": "#NEZHA#"}')
+        name = "api-" + secrets.token_hex(3)
+        monitor = _monitor(
+            c, web.url + "/", name=name, latency_notify=True, max_latency=0.001, notification_group_id=group
+        )
+
+        def texts() -> list[str]:
+            return [b["text"] for b in hook.bodies("/latency")]
+
+        above = wait_for(texts, timeout_s=60, what="the latency message")
+        assert above[0].startswith(f"[Latency] {name} ") and "ms > 0.001 ms, from heron-node" in above[0], above
+        checks: set[str] = set()
+
+        def more_checks() -> bool:
+            checks.add(_ok(c.get(f"/api/v1/service/{monitor}/server"))[0]["last_check_at"])
+            return len(checks) >= 4
+
+        wait_for(more_checks, timeout_s=60, what="more slow checks")
+        assert len(texts()) == 1, "one message per excursion, not one per check"
+        open_now = _ok(c.get("/api/v1/alert-event", params={"state": "firing", "query": name}))["value"]
+        assert len(open_now) == 1 and open_now[0]["labels"]["check"] == "latency"
+
+        _ok(c.patch(f"/api/v1/service/{monitor}", json={"max_latency": 600_000}))
+        wait_for(
+            lambda: _ok(c.get(f"/api/v1/alert-event/{open_now[0]['id']}"))["state"] == "resolved",
+            timeout_s=60,
+            what="back in range: the incident resolves",
+        )
+        assert len(texts()) == 1, "back in range is not a message (Nezha's unmuting)"
+        _ok(c.patch(f"/api/v1/service/{monitor}", json={"max_latency": 0, "min_latency": 600_000}))
+        below = wait_for(lambda: len(texts()) >= 2 and texts(), timeout_s=60, what="the below-min message")
+        assert "ms < 600000 ms, from heron-node" in below[1], below
