@@ -17,6 +17,10 @@ a value that hovers on the threshold does not page on every swing.
 
 At start the events still pending or firing are read back, so a restart neither forgets an
 alert nor raises it again.
+
+Once a round's transaction is committed, ``on_transition`` hears of every alert that started
+firing or resolved (the rule, the state, the event's server): that is where a rule's
+``fail_trigger_tasks`` and ``recover_trigger_tasks`` are started.
 """
 
 from __future__ import annotations
@@ -106,6 +110,11 @@ class _Change:
     flapping: bool = False
     labels: dict[str, str] = field(default_factory=dict)
     annotations: dict[str, str] = field(default_factory=dict)
+    server_id: int | None = None
+
+
+#: Hears of an alert that started firing or resolved: (rule, "firing" | "resolved", server id).
+Transition = Callable[[RuleDef, str, "int | None"], None]
 
 
 class Evaluator:
@@ -118,8 +127,10 @@ class Evaluator:
         flap_changes: int,
         flap_window_seconds: float,
         on_change: Callable[[], None] = lambda: None,
+        on_transition: Transition | None = None,
     ) -> None:
         self._meta = meta
+        self._on_transition = on_transition
         self._flap_changes = flap_changes
         self._flap_window = flap_window_seconds
         self._on_change = on_change
@@ -222,6 +233,21 @@ class Evaluator:
         status.last_eval_at, status.active = now, active
         if changes:
             self._on_change()
+            self._transitions(changes)
+
+    def _transitions(self, changes: list[_Change]) -> None:
+        """Tell ``on_transition`` of the alerts that fired or resolved in this (committed) round."""
+        if self._on_transition is None:
+            return
+        for ch in changes:
+            state = "firing" if ch.kind == "fire" or (ch.kind == "open" and ch.fired) else ""
+            state = "resolved" if ch.kind == "resolve" else state
+            if not state:
+                continue
+            try:
+                self._on_transition(ch.rule, state, ch.server_id)
+            except Exception:
+                log.exception("an alert transition listener failed", extra={"rule_id": ch.rule.id})
 
     def _decide(self, rule: RuleDef, observations: list[Observation], now: float) -> list[_Change]:
         out: list[_Change] = []
@@ -338,7 +364,7 @@ class Evaluator:
                 if ch.kind == "open":
                     ch.annotations = self._annotations(ch.rule, ch.obs, ch.labels)
                     row = self._open(s, ch, moment)
-                    ch.state = self._state_of(row, ch, now)
+                    ch.state, ch.server_id = self._state_of(row, ch, now), row.server_id
                     if ch.fired:
                         self._notify(s, row, ch, "firing", routing, moment)
                     continue
@@ -347,6 +373,7 @@ class Evaluator:
                 if found is None:
                     continue
                 row = found
+                ch.server_id = row.server_id
                 if ch.kind == "drop":
                     s.delete(row)
                     continue

@@ -19,7 +19,8 @@ from heron.core.errors import BadRequest, NotFound
 from heron.meta.alert_models import AlertEvent
 from heron.meta.db import MetaStore
 
-STATES = ("pending", "firing", "resolved", "active")
+#: ``notice``: a one-off notification that no rule raised (a cron run's result), never active.
+STATES = ("pending", "firing", "resolved", "active", "notice")
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,6 +5,8 @@ Three kinds share one table and one evaluator:
 * ``server``: Nezha's ``AlertRule`` (``rules`` is a list of :mod:`heron.alerts.conditions`);
 * ``sql``: a query over the TSDB run every ``interval_seconds``; each result row that passes
   ``threshold`` is one alert keyed by its label columns (Nightingale's and Prometheus's model);
+* ``service``: conditions over the service monitors (:mod:`heron.alerts.service_conditions`),
+  one alert per monitor and vantage point;
 * ``promql``: a PromQL expression evaluated every ``interval_seconds``; each series of the
   answer is one alert keyed by its labels (Prometheus's alerting rules). Heron's own (``expr``,
   ``for_seconds``, ``keep_firing_for_seconds``, labels and annotations in Prometheus's template
@@ -31,15 +33,19 @@ from sqlalchemy.orm import Session
 
 from heron.alerts.conditions import Condition, parse_conditions
 from heron.alerts.promtemplates import context_functions, to_jinja
+from heron.alerts.service_conditions import parse_service_conditions
 from heron.alerts.templates import check_template, render
 from heron.auth.permissions import Action, Resource, require
 from heron.auth.users import Principal
 from heron.core.errors import BadRequest, HeronError, NotFound, Unprocessable
 from heron.meta.alert_models import AlertRule, NotificationGroup
 from heron.meta.db import MetaStore
+from heron.meta.ops_models import CronTask
 from heron.promql.engine import parse as parse_promql
 
-KINDS = ("server", "sql", "promql")
+KINDS = ("server", "sql", "promql", "service")
+#: Nezha's ``task_type`` of a cron task an alert rule may run.
+TRIGGERED_TASK = 1
 TRIGGER_ALWAYS = 0
 TRIGGER_ONCE = 1
 SEVERITIES = ("critical", "warning", "info")
@@ -302,10 +308,11 @@ def _promql_spec_json(spec: PromqlSpec) -> dict[str, Any]:
 
 
 def parse_rule(body: Mapping[str, Any], *, check_sql: SqlChecker, rule_id: int = 0) -> RuleDef:
-    """A rule from the API's JSON (Nezha's ``AlertRuleForm`` for servers, Heron's fields for SQL and PromQL)."""
+    """A rule from the API's JSON (Nezha's ``AlertRuleForm`` for servers, Heron's fields for
+    SQL, PromQL and service rules)."""
     kind = body.get("kind") or ("sql" if "query" in body else "promql" if "expr" in body else "server")
-    if kind not in ("server", "sql", "promql"):
-        raise BadRequest(f"kind: expected 'server', 'sql' or 'promql', got {kind!r}")
+    if kind not in ("server", "sql", "promql", "service"):
+        raise BadRequest(f"kind: expected 'server', 'service', 'sql' or 'promql', got {kind!r}")
     name = body.get("name")
     if not isinstance(name, str) or not name.strip() or len(name) > 255:
         raise BadRequest("name: a rule needs a name of 1 to 255 characters")
@@ -353,6 +360,8 @@ def parse_rule(body: Mapping[str, Any], *, check_sql: SqlChecker, rule_id: int =
             "keep_firing_for_seconds": keep,
         }
         return RuleDef(**common, promql=promql, for_seconds=for_seconds, keep_firing_for_seconds=keep, spec=spec)
+    if kind == "service":
+        return RuleDef(**common, conditions=tuple(parse_service_conditions(body.get("rules"))))
     return RuleDef(
         **common,
         sql=parse_sql_spec(body, check_sql),
@@ -496,6 +505,8 @@ def rule_from_row(row: AlertRule) -> RuleDef:
         return RuleDef(
             **common, conditions=tuple(parse_conditions(spec.get("rules"), now=datetime.max.replace(tzinfo=UTC)))
         )
+    if row.kind == "service":
+        return RuleDef(**common, conditions=tuple(parse_service_conditions(spec.get("rules"))))
     if row.kind == "sql":
         sql = spec["sql"]
         return RuleDef(
@@ -537,7 +548,7 @@ def _spec_json(rule: RuleDef) -> str:
     if rule.kind == "promql":
         return orjson.dumps(dict(rule.spec)).decode()
     spec: dict[str, Any] = {"labels": dict(rule.labels), "annotations": dict(rule.annotations)}
-    if rule.kind == "server":
+    if rule.kind in ("server", "service"):
         spec["rules"] = [c.to_json() for c in rule.conditions]
     elif rule.sql is not None:
         s = rule.sql
@@ -566,6 +577,23 @@ def _check_group(s: Session, principal: Principal, group_id: int | None) -> None
     if group is None:
         raise NotFound(f"notification_group_id: no notification group with id {group_id}")
     require(principal, Action.READ, Resource("notification_group", owner_id=group.owner_id))
+
+
+def _check_tasks(s: Session, principal: Principal, rule: RuleDef) -> None:
+    """The trigger lists name triggered cron tasks (Nezha's ``task_type`` 1) the caller may use."""
+    lists = (("fail_trigger_tasks", rule.fail_trigger_tasks), ("recover_trigger_tasks", rule.recover_trigger_tasks))
+    for where, ids in lists:
+        for task_id in ids:
+            task = s.get(CronTask, task_id)
+            if task is None:
+                raise BadRequest(f"{where}: cron task {task_id} does not exist")
+            # Running a task is operating its servers: its owner or an admin only (as for the cron API).
+            require(principal, Action.UPDATE, Resource("server", owner_id=task.owner_id))
+            if task.task_type != TRIGGERED_TASK:
+                raise BadRequest(
+                    f"{where}: cron task {task_id} is a scheduled task; "
+                    "a rule runs only tasks of task_type 1 (triggered)"
+                )
 
 
 class RuleStore:
@@ -599,6 +627,7 @@ class RuleStore:
             require(principal, Action.CREATE, Resource("alert_rule"))
         with self._meta.session() as s:
             _check_group(s, principal, rule.notification_group_id)
+            _check_tasks(s, principal, rule)
             row = AlertRule(
                 owner_id=principal.user_id or None,
                 busi_group_id=busi_group_id,
@@ -618,6 +647,7 @@ class RuleStore:
             if busi_group_id is None:
                 require(principal, Action.UPDATE, _resource(row))
             _check_group(s, principal, rule.notification_group_id)
+            _check_tasks(s, principal, rule)
             self._fill(row, rule)
             row.updated_by = principal.username
             row.updated_at = datetime.now(UTC)

@@ -155,6 +155,10 @@ def create_app(svc: Services) -> FastAPI:
         ]
         # -- service monitors: scheduler, history writer, agent channel (heron.api.probes) --
         tasks += [asyncio.create_task(job) for job in runtime.start(app, svc)]
+        # -- alerts beside monitors and cron: service rules, monitor notify, trigger tasks, cron results --
+        alerts.attach_probes(app.state.probes)
+        alerts.attach_trigger(ops.run_for_alert)
+        ops.cron.failure_listeners.append(alerts.cron_ran)
         # --- PromQL and Heron's own metrics (issue 15) ---
         if svc.settings.self_metrics_interval_seconds > 0:
             tasks.append(asyncio.create_task(own_metrics.store_loop(svc)))

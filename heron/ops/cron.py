@@ -13,7 +13,9 @@ dropped silently. Runs are written in batches by :meth:`CronService.flush`.
 
 For the alerts side: :meth:`CronService.run_task` runs a task by id (``trigger="alert"``
 with the server that fired); :attr:`CronService.failure_listeners` are called with each
-failed run, which is where a notification group's delivery is hooked in.
+failed, missed or refused run, and with each successful one of a task with
+``push_successful`` (Nezha's meaning), which is where the task's notification group is told
+(:meth:`heron.alerts.service.AlertService.cron_ran`).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from sqlalchemy import func, insert, select, update
 from heron.auth.permissions import Action, Resource, require
 from heron.auth.users import Principal, aware
 from heron.core.errors import BadRequest, HeronError, NotFound
+from heron.meta.alert_models import NotificationGroup
 from heron.meta.db import MetaStore
 from heron.meta.ops_models import CronRun, CronTask
 from heron.ops.audit import SYSTEM, Actor
@@ -169,7 +172,8 @@ class CronService:
     ops: Operations
     #: Longest a command may run on a server before the agent kills it.
     command_timeout_seconds: float = 3600.0
-    #: Called with every failed, missed or refused run (the alerts side delivers them to the task's group).
+    #: Called with every failed, missed or refused run, and every successful one of a task with
+    #: ``push_successful`` (the alerts side delivers them to the task's group).
     failure_listeners: list[Callable[[dict[str, Any], RunResult], None]] = field(default_factory=list)
     _pending: list[RunResult] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -182,6 +186,7 @@ class CronService:
         check_form(form)
         self._check_servers(principal, form.servers)
         with self.meta.session() as s:
+            _check_group(s, principal, form.notification_group_id)
             task = CronTask(owner_id=principal.user_id, **_columns(form))
             s.add(task)
             s.flush()
@@ -194,6 +199,7 @@ class CronService:
         with self.meta.session() as s:
             task = self._owned(s, principal, task_id, Action.UPDATE)
             self._check_servers(principal, form.servers)
+            _check_group(s, principal, form.notification_group_id)
             for key, value in _columns(form).items():
                 setattr(task, key, value)
         self.changed()
@@ -293,6 +299,9 @@ class CronService:
         if loaded is None:
             raise NotFound(f"cron task {task_id} does not exist")
         task, owner_admin = loaded
+        if trigger == "alert" and task["task_type"] != TRIGGERED:
+            # Changed to a scheduled task after a rule named it: alerts run triggered tasks only.
+            raise BadRequest(f"cron task {task_id} is no longer a triggered task (task_type 1); not run")
         targets = self._targets(task, owner_admin, server_id)
         args = {"command": task["command"], "timeout": self.command_timeout_seconds}
         runs: list[RunResult] = []
@@ -420,7 +429,7 @@ class CronService:
         if full:
             await asyncio.to_thread(self.flush)
         for run in runs:
-            if run.status == "ok":
+            if run.status == "ok" and not task["push_successful"]:
                 continue
             for listener in self.failure_listeners:
                 try:
@@ -509,6 +518,16 @@ def _columns(form: CronForm) -> dict[str, Any]:
         "push_successful": form.push_successful,
         "notification_group_id": form.notification_group_id,
     }
+
+
+def _check_group(s: Any, principal: Principal, group_id: int) -> None:
+    """A task's ``notification_group_id`` (told of failed runs) names a group the caller may use."""
+    if not group_id:
+        return
+    group = s.get(NotificationGroup, group_id)
+    if group is None:
+        raise NotFound(f"notification_group_id: no notification group with id {group_id}")
+    require(principal, Action.READ, Resource("notification_group", owner_id=group.owner_id))
 
 
 def _is_admin(s: Any, user_id: int) -> bool:

@@ -13,6 +13,9 @@ The read interface for other features (alerting):
 * :meth:`StateBoard.subscribe` — a callback for every :class:`heron.probes.state.StateChange`,
   called on the event loop right after the change; it must not block (hand work to a task or
   a queue). The returned function unsubscribes.
+* :meth:`StateBoard.subscribe_results` — a callback for every result (the monitor, the vantage
+  point and the result), for what depends on each check rather than on state changes (Nezha's
+  ``latency_notify``); the same rules: cheap, never blocking.
 
 Nothing here does I/O.
 """
@@ -51,6 +54,8 @@ OVERVIEW_DAYS = 30
 DAY_SECONDS = 86_400
 
 Subscriber = Callable[[StateChange], None]
+#: Hears every result: (monitor, vantage point id, vantage point name, result).
+ResultSubscriber = Callable[[MonitorInfo, int, str, ProbeResult], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +139,7 @@ class StateBoard:
         self._rows: list[_Row] = []
         self._events: list[StateChange] = []
         self._subscribers: list[Subscriber] = []
+        self._result_subscribers: list[ResultSubscriber] = []
         self.daily = DailyTotals()
         self.dropped_rows = 0
         self._rollup: dict[tuple[int, int, int, int], list[float]] = {}  # (size, monitor, vantage, bucket)
@@ -175,6 +181,12 @@ class StateBoard:
                 )  # fmt: skip
                 self._events.append(change)
             subscribers = list(self._subscribers)
+            result_subscribers = list(self._result_subscribers)
+        for hear in result_subscribers:
+            try:
+                hear(monitor, server_id, server_name, result)
+            except Exception:
+                log.exception("a monitor result subscriber failed", extra={"monitor_id": monitor.id})
         if change is not None:
             for callback in subscribers:
                 try:
@@ -210,6 +222,11 @@ class StateBoard:
                     self._subscribers.remove(callback)
 
         return unsubscribe
+
+    def subscribe_results(self, callback: ResultSubscriber) -> None:
+        """Call ``callback`` with every result from now on (for as long as the board lives)."""
+        with self._lock:
+            self._result_subscribers.append(callback)
 
     def current(self, monitor_id: int | None = None) -> list[VantageStatus]:
         """Every pair's state (or one monitor's), by monitor then vantage point."""

@@ -141,3 +141,22 @@ def test_a_restart_reads_active_alerts_back_and_neither_forgets_nor_repeats_them
     assert len(_events(meta)) == 1 and len(_deliveries(meta)) == 1
     second.evaluate(rule, [_obs(False)], routing, 10.0)
     assert _events(meta)[0].state == "resolved" and [s for s, *_ in _deliveries(meta)] == ["firing", "resolved"]
+
+
+def test_transitions_are_told_once_when_an_alert_fires_and_once_when_it_resolves(
+    meta: MetaStore, admin: Principal
+) -> None:
+    """What starts a rule's trigger tasks: firing after ``for``, and resolving; not pending, not repeats."""
+    rule, routing = _setup(meta, admin, for_seconds=10)
+    heard: list[tuple[int, str, int | None]] = []
+    ev = Evaluator(
+        meta, flap_changes=6, flap_window_seconds=600, on_transition=lambda r, s, srv: heard.append((r.id, s, srv))
+    )
+    server_obs = Observation(key="server:4", labels={"server_id": "4"}, breached=True, value=1.0, server_id=4)
+    ev.evaluate(rule, [server_obs], routing, 0.0)
+    assert heard == [], "pending is not a transition"
+    ev.evaluate(rule, [server_obs], routing, 10.0)
+    ev.evaluate(rule, [server_obs], routing, 20.0)
+    assert heard == [(rule.id, "firing", 4)]
+    ev.evaluate(rule, [], routing, 30.0)
+    assert heard == [(rule.id, "firing", 4), (rule.id, "resolved", 4)], "the resolve names the event's server"

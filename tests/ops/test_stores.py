@@ -10,9 +10,10 @@ import pytest
 
 from heron.auth.tokens import TokenStore
 from heron.auth.users import Principal, UserDirectory
-from heron.core.errors import Forbidden, NotFound, Unprocessable
+from heron.core.errors import BadRequest, Forbidden, NotFound, Unprocessable
 from heron.inventory.manage import Inventory, ServerChanges
 from heron.inventory.registry import HostRegistry
+from heron.meta.alert_models import NotificationGroup
 from heron.meta.db import MetaStore, make_engine, migrate
 from heron.ops.audit import SYSTEM, Actor, AuditFilter, AuditLog
 from heron.ops.channel import Hub
@@ -42,8 +43,16 @@ def test_tasks_runs_nat_ddns_and_audit_round_trip(meta: MetaStore) -> None:
     alice, bob, server_id = _people(meta)
     ops = Operations(HostRegistry(meta), Hub(), AuditLog(meta))
     cron = CronService(meta, ops)
-    form = CronForm("t", 1, "", "echo hi", [server_id], 0, False, 7)
+    with pytest.raises(NotFound, match="notification_group_id: no notification group with id 7"):
+        cron.create(bob, CronForm("t", 1, "", "echo hi", [server_id], 0, False, 7))
+    with meta.session() as s:
+        group = NotificationGroup(owner_id=bob.user_id, name="bobs-group")
+        s.add(group)
+        s.flush()
+        group_id = group.id
+    form = CronForm("t", 1, "", "echo hi", [server_id], 0, False, group_id)
     task_id = cron.create(bob, form)
+    assert cron.get(bob, task_id)["notification_group_id"] == group_id
     charlie = Principal(99, "charlie", "member")
     with pytest.raises(Forbidden):
         cron.get(charlie, task_id)
@@ -103,3 +112,15 @@ def test_a_run_on_an_offline_server_is_recorded_as_missed(meta: MetaStore) -> No
     cron.flush()
     runs, _ = cron.runs(bob, task_id, offset=0, limit=10)
     assert runs[0]["status"] == "missed"
+
+
+def test_an_alert_runs_only_triggered_tasks(meta: MetaStore) -> None:
+    """A task named by a rule and later changed to a scheduled one is not run by the rule's alerts."""
+    _alice, bob, server_id = _people(meta)
+    cron = CronService(meta, Operations(HostRegistry(meta), Hub(), AuditLog(meta)))
+    task_id = cron.create(bob, CronForm("t", 0, "0 0 3 * * *", "true", [server_id], 0, False, 0))
+    with pytest.raises(BadRequest, match="no longer a triggered task"):
+        asyncio.run(cron.run_task(task_id, trigger="alert", server_id=server_id))
+    triggered = cron.create(bob, CronForm("t", 1, "", "true", [server_id], 0, False, 0))
+    runs = asyncio.run(cron.run_task(triggered, trigger="alert", server_id=server_id))
+    assert [(r.status, r.trigger) for r in runs] == [("missed", "alert")], "no agent connected: missed, not dropped"

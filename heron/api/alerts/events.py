@@ -39,7 +39,7 @@ async def alert_stats(
 
 @router.get("/api/v1/alert-event", summary="Alert events: active ones and history, filtered and paged")
 async def list_events(
-    state: str = Query("", description="pending, firing, resolved, or active (pending and firing)"),
+    state: str = Query("", description="pending, firing, resolved, active (pending and firing), notice (cron results)"),
     rule_id: int | None = Query(None, ge=1, le=MAX_ID),
     server_id: int | None = Query(None, ge=1, le=MAX_ID),
     severity: str = Query("", max_length=32),

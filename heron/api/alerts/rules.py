@@ -5,12 +5,13 @@ A server rule is Nezha's ``AlertRuleForm`` (``name``, ``rules``, ``enable``, ``t
 has ``kind: "sql"`` and ``query``, ``threshold``, ``interval_seconds``, ``for_seconds``,
 ``keep_firing_for_seconds``, ``labels``, ``annotations``; a PromQL rule has ``kind: "promql"``
 and ``expr``, ``interval_seconds``, ``for_seconds``, ``keep_firing_for_seconds``, ``labels`` and
-``annotations`` in Prometheus's template syntax. Prometheus rule files come in through
-``POST /api/v1/alert-rule/import`` and PromQL rules go out as one through
+``annotations`` in Prometheus's template syntax; a service rule has ``kind: "service"`` and
+``rules`` of types ``down``, ``latency``, ``cert_expiry`` over monitors. Prometheus rule files
+come in through ``POST /api/v1/alert-rule/import`` and PromQL rules go out as one through
 ``GET /api/v1/alert-rule/export`` (:mod:`heron.alerts.promfile`). Every rule answers with its
 ``status`` (``ok``, ``error`` and why, ``waiting``, ``disabled``), when it last ran and how
-many alerts it holds. ``fail_trigger_tasks`` and ``recover_trigger_tasks`` are recorded;
-they run once cron tasks exist.
+many alerts it holds. ``fail_trigger_tasks`` and ``recover_trigger_tasks`` name triggered
+cron tasks (``task_type`` 1), run when an alert of the rule fires or resolves.
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ def rule_json(rule: RuleDef, service: AlertService) -> dict[str, Any]:
             "active": status.active,
         },
     }
-    if rule.kind == "server":
+    if rule.kind in ("server", "service"):
         out["rules"] = [c.to_json() for c in rule.conditions]
     elif rule.promql is not None and isinstance(rule.spec.get("promql"), dict):
         out.update(

@@ -42,6 +42,12 @@ class OpsState:
             asyncio.create_task(self._flush_forever()),
         ]
 
+    async def run_for_alert(self, task_id: int, server_id: int | None, rule: Any, state: str) -> Any:
+        """Run a rule's trigger task (``fail_trigger_tasks`` on firing, ``recover_trigger_tasks`` on
+        resolving), audited as the rule's doing."""
+        actor = Actor(None, f"alert rule {rule.id}", f"alert {state}", "")
+        return await self.cron.run_task(task_id, trigger="alert", server_id=server_id, actor=actor)
+
     async def stop(self) -> None:
         for task in self.tasks:
             task.cancel()

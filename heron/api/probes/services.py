@@ -43,6 +43,7 @@ from heron.api.services import Services
 from heron.auth.permissions import Action, Resource, allowed, require
 from heron.auth.users import Principal
 from heron.core.errors import BadRequest, NotFound
+from heron.meta.alert_models import NotificationGroup
 from heron.probes import history
 from heron.probes.board import DAY_SECONDS
 from heron.probes.monitors import MAX_BATCH, MonitorChanges, MonitorInfo
@@ -278,7 +279,18 @@ async def scheduler_stats(
     return {"success": True, "data": {**stats, "node": probes.node, "pending_rows_dropped": probes.board.dropped_rows}}
 
 
+def _check_group(svc: Services, user: Principal, group_id: int) -> None:
+    """A monitor's ``notification_group_id`` names a group the caller may use (told when the monitor goes down)."""
+    with svc.meta.session() as s:
+        group = s.get(NotificationGroup, group_id)
+        if group is None:
+            raise NotFound(f"notification_group_id: no notification group with id {group_id}")
+        require(user, Action.READ, Resource("notification_group", owner_id=group.owner_id))
+
+
 async def _saved(svc: Services, probes: ProbeService, user: Principal, prepared: MonitorInfo) -> MonitorInfo:
+    if prepared.notification_group_id:
+        await run_in_threadpool(_check_group, svc, user, prepared.notification_group_id)
     await check_target(prepared, user, private_for_members=svc.settings.probe_private_targets_for_members)
     saved = await run_in_threadpool(probes.monitors.save, prepared)
     await probes.monitors_changed()
