@@ -309,6 +309,8 @@ class Evaluator:
             except TemplateFailed as exc:
                 labels[key] = ""
                 self._template_problem(rule, exc)
+        if rule.kind == "promql":  # as in Prometheus, the rule's name wins over a series' alertname
+            labels["alertname"] = rule.name
         return labels
 
     def _context(self, rule: RuleDef, obs: Observation, labels: Mapping[str, str]) -> dict[str, Any]:

@@ -160,3 +160,14 @@ def test_transitions_are_told_once_when_an_alert_fires_and_once_when_it_resolves
     assert heard == [(rule.id, "firing", 4)]
     ev.evaluate(rule, [], routing, 30.0)
     assert heard == [(rule.id, "firing", 4), (rule.id, "resolved", 4)], "the resolve names the event's server"
+
+
+def test_a_promql_rule_names_its_alerts_even_when_a_series_carries_alertname(meta: MetaStore, admin: Principal) -> None:
+    """Prometheus sets ``alertname`` last: a series' own ``alertname`` label does not rename the alert."""
+    body = {"name": "BoilerHot", "kind": "promql", "expr": "boiler_temp > 90"}
+    rule = RuleStore(meta).create(admin, parse_rule(body, check_sql=lambda *_: None))
+    routing = Routing({}, {}, [], [], {}, frozenset({1}))
+    obs = Observation(key="promql:x", labels={"alertname": "FromSeries", "host": "a"}, breached=True, value=95.0)
+    Evaluator(meta, flap_changes=6, flap_window_seconds=600).evaluate(rule, [obs], routing, 100.0)
+    event = _events(meta)[0]
+    assert event.state == "firing" and '"alertname":"BoilerHot"' in event.labels and "FromSeries" not in event.labels
