@@ -59,7 +59,7 @@ CPU = {"type": "cpu", "max": 90, "duration": 10, "cover": 0}
             422,
             "database: database 'nope' does not exist",
         ),
-        ({"name": "x", "kind": "nagios"}, 400, "kind: expected 'server', 'sql' or 'promql'"),
+        ({"name": "x", "kind": "nagios"}, 400, "kind: expected 'server', 'service', 'sql' or 'promql', got 'nagios'"),
     ],
 )
 def test_a_bad_rule_is_refused_when_saved_naming_the_field(
