@@ -213,7 +213,7 @@ export const zhCN: Record<keyof typeof en, string> = {
   "explore.language": "查询语言",
   "explore.promql": "PromQL",
   "explore.promql_keys": "Ctrl+Enter 执行查询；Tab 补全指标名、标签名和标签值。",
-  "explore.promql_start": "输入 PromQL 查询，例如 rate(heron_server_net_in_transfer[5m]) 或 heron_server_cpu{server_name=\"web-1\"}。",
+  "explore.promql_start": "输入 PromQL 查询，例如 rate(heron_server_net_in_transfer[5m]) 或 heron_server_cpu{server=\"web-1\"}。",
   "explore.range": "时间范围",
   "explore.last": "最近 {range}",
   "explore.instant": "当前（即时查询）",

@@ -125,7 +125,7 @@ export function AuditTab() {
                   <td>{r.server_id === null ? "—" : (names.get(r.server_id) ?? `#${r.server_id}`)}</td>
                   <td class="command">{r.target}</td>
                   <td>
-                    <span class={`badge ${r.outcome === "ok" ? "up" : r.outcome === "refused" ? "warn" : "down"}`}>{r.outcome}</span>
+                    <span class={`pill ${r.outcome === "ok" ? "up" : r.outcome === "refused" ? "warn" : "down"}`}>{r.outcome}</span>
                   </td>
                   <td class="small">{detail(r.detail)}</td>
                 </tr>

@@ -21,6 +21,7 @@ export function CronTab() {
     await runCron(task.id);
     setShown(task.id);
     setRound((n) => n + 1);
+    tasks.reload();
   });
   const remove = useAction(async (task: Cron) => {
     await deleteCron([task.id]);
@@ -86,9 +87,10 @@ export function CronTab() {
                   <td>{coverText(task)}</td>
                   <td>
                     <Time value={task.last_executed_at} />
-                    {task.last_result !== null && <span class={`badge ${task.last_result ? "up" : "down"}`}>{task.last_result ? t("ops.run_ok") : t("ops.run_failed")}</span>}
+                    {task.last_result !== null && <span class={`pill ${task.last_result ? "up" : "down"}`}>{task.last_result ? t("ops.run_ok") : t("ops.run_failed")}</span>}
                   </td>
-                  <td class="actions">
+                  <td>
+<div class="actions">
                     <Button kind="primary" busy={run.running} onClick={() => void run.run(task)} aria-label={t("ops.cron_run_name", { name: task.name })}>
                       {t("ops.cron_run")}
                     </Button>
@@ -101,7 +103,8 @@ export function CronTab() {
                     <Button kind="danger" onClick={() => confirm(t("ops.cron_confirm_delete", { name: task.name })) && void remove.run(task)} aria-label={t("ops.delete_name", { name: task.name })}>
                       {t("common.delete")}
                     </Button>
-                  </td>
+                  </div>
+</td>
                 </tr>
               ))}
             </tbody>

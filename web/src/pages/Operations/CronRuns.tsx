@@ -31,7 +31,7 @@ export function CronRuns({ task, round }: { task: Cron; round: number }) {
         <article key={r.id} class="run" aria-label={t("ops.cron_run_on", { name: r.server_name || String(r.server_id) })}>
           <div class="row run-head">
             <strong>{r.server_name || `#${r.server_id}`}</strong>
-            <span class={`badge ${TONE[r.status] ?? ""}`}>{t(`ops.run_${r.status}` as "ops.run_ok") ?? r.status}</span>
+            <span class={`pill ${TONE[r.status] ?? ""}`}>{t(`ops.run_${r.status}` as "ops.run_ok") ?? r.status}</span>
             <span>
               {t("ops.exit_code")}: <code>{r.exit_code ?? "—"}</code>
             </span>

@@ -63,14 +63,16 @@ export function DdnsTab() {
                   <td>{p.provider}</td>
                   <td>{p.domains.join(", ") || "—"}</td>
                   <td>{[p.enable_ipv4 && "A", p.enable_ipv6 && "AAAA"].filter(Boolean).join(", ") || "—"}</td>
-                  <td class="actions">
+                  <td>
+<div class="actions">
                     <Button onClick={() => setEditing(p)} aria-label={t("ops.ddns_edit", { name: p.name })}>
                       {t("common.edit")}
                     </Button>
                     <Button kind="danger" onClick={() => confirm(t("ops.confirm_delete", { name: p.name })) && void remove.run(p)} aria-label={t("ops.delete_name", { name: p.name })}>
                       {t("common.delete")}
                     </Button>
-                  </td>
+                  </div>
+</td>
                 </tr>
               ))}
             </tbody>

@@ -112,13 +112,15 @@ function Browser({ server, config }: { server: Server; config: AgentConfig }) {
                       <span>{e.name}</span>
                     )}
                   </td>
-                  <td class="actions">
+                  <td>
+<div class="actions">
                     {!e.dir && (
                       <Button busy={download.running} onClick={() => void download.run(e.name)} aria-label={t("ops.download_name", { name: e.name })}>
                         {t("ops.download")}
                       </Button>
                     )}
-                  </td>
+                  </div>
+</td>
                 </tr>
               ))}
             </tbody>

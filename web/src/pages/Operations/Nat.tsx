@@ -117,14 +117,16 @@ export function NatTab() {
                     <code>{m.host}</code>
                   </td>
                   <td>{m.enabled ? t("ops.yes") : t("ops.no")}</td>
-                  <td class="actions">
+                  <td>
+<div class="actions">
                     <Button onClick={() => setEditing(m)} aria-label={t("ops.nat_edit", { name: m.name })}>
                       {t("common.edit")}
                     </Button>
                     <Button kind="danger" onClick={() => confirm(t("ops.confirm_delete", { name: m.name })) && void remove.run(m)} aria-label={t("ops.delete_name", { name: m.name })}>
                       {t("common.delete")}
                     </Button>
-                  </td>
+                  </div>
+</td>
                 </tr>
               ))}
             </tbody>

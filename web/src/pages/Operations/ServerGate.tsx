@@ -35,6 +35,7 @@ export function ServerGate({ capability, children }: Props) {
   const allowed = config.data?.allow.includes(capability);
   return (
     <div class="stack">
+      <div class="server-pick">
       <Field label={t("ops.server")}>
         {(id) => (
           <select id={id} value={server.id} onChange={(e) => choose(Number(e.currentTarget.value))}>
@@ -46,6 +47,7 @@ export function ServerGate({ capability, children }: Props) {
           </select>
         )}
       </Field>
+      </div>
       {!server.online ? (
         <Empty title={t("ops.server_offline", { name: server.name })}>
           <p>{t("ops.server_offline_hint")}</p>
