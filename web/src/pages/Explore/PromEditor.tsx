@@ -1,4 +1,4 @@
-import { useEffect, useRef, useState } from "preact/hooks";
+import { useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
 import { labelNames, labelValues, metricNames } from "../../api/promql";
 import { t } from "../../i18n";
 import { complete, PROMQL_AGGREGATIONS, PROMQL_FUNCTIONS, Want, wantAt } from "../../utils/promql";
@@ -18,6 +18,15 @@ export function PromEditor({ value, onChange, onRun }: Props) {
   const [offered, setOffered] = useState<string[]>([]);
   const [want, setWant] = useState<Want | null>(null);
   const [active, setActive] = useState(0);
+  /** Where the caret goes once an accepted completion is rendered (before any further typing). */
+  const caretAfter = useRef<number | null>(null);
+  useLayoutEffect(() => {
+    const el = area.current;
+    if (el && caretAfter.current !== null) {
+      el.setSelectionRange(caretAfter.current, caretAfter.current);
+      caretAfter.current = null;
+    }
+  }, [value]);
   const names = (key: string, load: () => Promise<string[]>) => {
     if (!cache.current.has(key)) cache.current.set(key, load().catch(() => (cache.current.delete(key), [])));
     return cache.current.get(key)!;
@@ -44,13 +53,10 @@ export function PromEditor({ value, onChange, onRun }: Props) {
     if (!el || !want) return;
     const caret = el.selectionStart;
     const next = value.slice(0, want.start) + choice + value.slice(caret);
-    const at = want.start + choice.length;
+    caretAfter.current = want.start + choice.length;
     onChange(next);
     setOffered([]);
-    window.setTimeout(() => {
-      el.focus();
-      el.setSelectionRange(at, at);
-    }, 0);
+    el.focus();
   };
   return (
     <div class="editor">
