@@ -123,7 +123,9 @@ export function AuditTab() {
                     <code>{r.action}</code>
                   </td>
                   <td>{r.server_id === null ? "—" : (names.get(r.server_id) ?? `#${r.server_id}`)}</td>
-                  <td class="command">{r.target}</td>
+                  <td>
+                    <span class="command">{r.target}</span>
+                  </td>
                   <td>
                     <span class={`pill ${r.outcome === "ok" ? "up" : r.outcome === "refused" ? "warn" : "down"}`}>{r.outcome}</span>
                   </td>

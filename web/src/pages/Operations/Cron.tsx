@@ -1,4 +1,4 @@
-import { useState } from "preact/hooks";
+import { useRef, useState } from "preact/hooks";
 import { Cron, deleteCron, listCron, runCron } from "../../api/ops";
 import { Button } from "../../components/ui/Button";
 import { Empty, Loading, Notice } from "../../components/ui/Notice";
@@ -17,6 +17,7 @@ export function CronTab() {
   const [editing, setEditing] = useState<Cron | "new" | null>(null);
   const [shown, setShown] = useState<number | null>(null);
   const [round, setRound] = useState(0);
+  const seenRun = useRef(0);
   const run = useAction(async (task: Cron) => {
     await runCron(task.id);
     setShown(task.id);
@@ -87,7 +88,7 @@ export function CronTab() {
                   <td>{coverText(task)}</td>
                   <td>
                     <Time value={task.last_executed_at} />
-                    {task.last_result !== null && <span class={`pill ${task.last_result ? "up" : "down"}`}>{task.last_result ? t("ops.run_ok") : t("ops.run_failed")}</span>}
+                    {task.last_executed_at !== null && task.last_result !== null && <span class={`pill ${task.last_result ? "up" : "down"}`}>{task.last_result ? t("ops.run_ok") : t("ops.run_failed")}</span>}
                   </td>
                   <td>
 <div class="actions">
@@ -115,7 +116,15 @@ export function CronTab() {
         .filter((task) => task.id === shown)
         .map((task) => (
           <div class="card" key={task.id}>
-            <CronRuns task={task} round={round} />
+            <CronRuns
+              task={task}
+              round={round}
+              onNewest={(runId) => {
+                // A run finished since the list was read: its "last run" column is stale.
+                if (runId !== seenRun.current) tasks.reload();
+                seenRun.current = runId;
+              }}
+            />
           </div>
         ))}
     </div>

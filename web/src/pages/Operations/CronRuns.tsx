@@ -13,7 +13,7 @@ const POLL_MS = 2000;
 const TONE: Record<string, string> = { ok: "up", failed: "down", timeout: "down", error: "down", refused: "warn", missed: "warn" };
 
 /** A task's runs, newest first: per server its status, exit code and output. */
-export function CronRuns({ task, round }: { task: Cron; round: number }) {
+export function CronRuns({ task, round, onNewest }: { task: Cron; round: number; onNewest: (runId: number) => void }) {
   const [offset, setOffset] = useState(0);
   const [tick, setTick] = useState(0);
   const runs = useFetch((signal) => listCronRuns(task.id, offset, LIMIT, signal), [task.id, offset, round, tick]);
@@ -22,6 +22,10 @@ export function CronRuns({ task, round }: { task: Cron; round: number }) {
     return () => window.clearInterval(timer);
   }, []);
   const list = runs.data?.value ?? [];
+  const newest = list[0]?.id;
+  useEffect(() => {
+    if (newest !== undefined) onNewest(newest);
+  }, [newest]);
   return (
     <section class="stack runs" aria-labelledby={`runs-${task.id}`} aria-busy={runs.isLoading}>
       <h3 id={`runs-${task.id}`}>{t("ops.cron_runs_of", { name: task.name })}</h3>

@@ -67,7 +67,7 @@ function Browser({ server, config }: { server: Server; config: AgentConfig }) {
       <p class="path">
         <span class="muted">{t("ops.path")}:</span> <code>{files.path}</code>
       </p>
-      <form class="row" onSubmit={(e) => (e.preventDefault(), void upload.run())}>
+      <form class="row upload-row" onSubmit={(e) => (e.preventDefault(), void upload.run())}>
         <Field label={t("ops.upload_file")} hint={t("ops.upload_hint")}>
           {(id, hint) => <input id={id} ref={picker} type="file" aria-describedby={hint} onChange={(e) => setChosen(e.currentTarget.files?.[0] ?? null)} />}
         </Field>
