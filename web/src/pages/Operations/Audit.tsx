@@ -1,4 +1,5 @@
 import { useState } from "preact/hooks";
+import { listUsers } from "../../api/admin";
 import { AuditFilter, listAudit } from "../../api/ops";
 import { Field } from "../../components/ui/Field";
 import { Empty, Loading, Notice } from "../../components/ui/Notice";
@@ -25,9 +26,11 @@ function detail(value: Record<string, unknown>): string {
 /** Who did what, from where, on which server, and how it ended; filtered and paged by the server. */
 export function AuditTab() {
   const servers = useServers();
+  const users = useFetch((signal) => listUsers(signal), []);
   const [action, setAction] = useState("");
   const [outcome, setOutcome] = useState("");
   const [serverId, setServerId] = useState("");
+  const [userId, setUserId] = useState("");
   const [since, setSince] = useState("");
   const [until, setUntil] = useState("");
   const [offset, setOffset] = useState(0);
@@ -36,6 +39,7 @@ export function AuditTab() {
     action: typed || undefined,
     outcome: outcome || undefined,
     server_id: serverId ? Number(serverId) : undefined,
+    user_id: userId ? Number(userId) : undefined,
     since: rfc3339(since),
     until: rfc3339(until),
   };
@@ -69,6 +73,18 @@ export function AuditTab() {
               {OUTCOMES.map((o) => (
                 <option key={o} value={o}>
                   {o}
+                </option>
+              ))}
+            </select>
+          )}
+        </Field>
+        <Field label={t("ops.audit_user")}>
+          {(id) => (
+            <select id={id} value={userId} onChange={(e) => change(() => setUserId(e.currentTarget.value))}>
+              <option value="">{t("ops.any")}</option>
+              {(users.data?.value ?? []).map((u) => (
+                <option key={u.id} value={u.id}>
+                  {u.username}
                 </option>
               ))}
             </select>
