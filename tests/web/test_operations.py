@@ -104,8 +104,8 @@ def browser() -> Iterator[Browser]:
         launched.close()
 
 
-def admin_page(site: Site, browser: Browser, *, scheme: str = "light") -> Page:
-    context = new_context(browser, site.log, scheme=scheme, accept_downloads=True)
+def admin_page(site: Site, browser: Browser, *, scheme: str = "light", **options: object) -> Page:
+    context = new_context(browser, site.log, scheme=scheme, accept_downloads=True, **options)
     log_in(context, "admin", PASSWORD)
     return context.new_page()
 
@@ -324,6 +324,22 @@ def test_a_member_sees_no_audit_log(site: Site, browser: Browser) -> None:
     page.goto("/operations/terminal")
     expect(page.get_by_role("heading", name="No servers to operate on")).to_be_visible()
     context.close()
+
+
+def test_operations_on_a_phone_in_chinese(site: Site, browser: Browser) -> None:
+    page = admin_page(site, browser, viewport={"width": 390, "height": 844}, locale="zh-CN", is_mobile=True)
+    page.goto("/operations/cron")
+    expect(page.get_by_role("heading", name="计划任务")).to_be_visible()
+    page.get_by_role("button", name="ui-task 的执行记录").click()
+    expect(page.get_by_role("article", name="在 ops-box 上的执行").first).to_contain_text("cron-from-ui-42")
+    site.shot(page, "08-phone-zh-CN-cron")
+    sideways = "document.documentElement.scrollWidth <= 391"  # a phone widens its viewport to fit: not innerWidth
+    assert page.evaluate(sideways), "the cron page scrolls sideways (its table should scroll in its card)"
+    page.goto(f"/operations/files?server={site.box_id}")
+    expect(page.get_by_role("heading", name="ops-box 上的文件")).to_be_visible(timeout=SLOW_MS)
+    site.shot(page, "09-phone-zh-CN-files")
+    assert page.evaluate(sideways), "the files page scrolls sideways"
+    page.context.close()
 
 
 def test_the_pages_called_only_documented_routes(site: Site) -> None:

@@ -113,7 +113,7 @@ export function AuditTab() {
           <p>{t("ops.audit_empty_hint")}</p>
         </Empty>
       ) : (
-        <div class="table-wrap card" aria-busy={records.isLoading}>
+        <div class="table-wrap card wide" aria-busy={records.isLoading}>
           <table>
             <thead>
               <tr>

@@ -61,7 +61,7 @@ export function CronTab() {
           <p>{t("ops.cron_empty_hint")}</p>
         </Empty>
       ) : (
-        <div class="table-wrap card">
+        <div class="table-wrap card wide">
           <table>
             <thead>
               <tr>

@@ -43,7 +43,7 @@ export function DdnsTab() {
           <p>{t("ops.ddns_empty_hint")}</p>
         </Empty>
       ) : (
-        <div class="table-wrap card">
+        <div class="table-wrap card wide">
           <table>
             <thead>
               <tr>

@@ -105,7 +105,6 @@ function Browser({ server, config }: { server: Server; config: AgentConfig }) {
                   <td>
                     {e.dir ? (
                       <button type="button" class="link" onClick={() => files.list(joinPath(files.path, e.name))}>
-                        <span aria-hidden="true">📁 </span>
                         {e.name}/
                       </button>
                     ) : (

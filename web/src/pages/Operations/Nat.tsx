@@ -93,7 +93,7 @@ export function NatTab() {
           <pre class="code">heron agent --allow nat</pre>
         </Empty>
       ) : (
-        <div class="table-wrap card">
+        <div class="table-wrap card wide">
           <table>
             <thead>
               <tr>
