@@ -151,11 +151,14 @@ def test_a_cron_task_made_in_the_ui_runs_now_and_shows_its_output(site: Site, br
 
 def test_a_terminal_opened_in_the_ui_runs_echo(site: Site, browser: Browser) -> None:
     page = admin_page(site, browser)
+    chunks: list[str] = []
+    page.on("request", lambda r: chunks.append(r.url) if "/assets/chunk-" in r.url else None)
     page.goto(f"/operations/terminal?server={site.plain_id}")
     expect(page.get_by_role("heading", name="The agent of ops-plain does not allow terminals")).to_be_visible()
     expect(page.get_by_text("heron agent --allow terminal")).to_be_visible()
     site.shot(page, "02-terminal-not-allowed")
     page.get_by_label("Server").select_option(str(site.box_id))
+    assert chunks == [], "xterm was loaded before a terminal was opened"
     page.get_by_role("button", name="Open terminal").click()
     terminal = page.get_by_test_id("terminal")
     expect(terminal.locator(".xterm-rows")).to_be_visible(timeout=SLOW_MS)
@@ -163,6 +166,7 @@ def test_a_terminal_opened_in_the_ui_runs_echo(site: Site, browser: Browser) -> 
     page.keyboard.type("echo term-$((40+2))\n")
     expect(terminal.locator(".xterm-rows")).to_contain_text("term-42", timeout=SLOW_MS)
     site.shot(page, "03-terminal")
+    assert len(chunks) == 1, chunks  # the lazy chunk, fetched on the first open
     page.keyboard.press("Shift+Escape")  # the way out of the terminal for keyboard users
     expect(page.get_by_role("button", name="Close")).to_be_focused()
     page.keyboard.press("Enter")
