@@ -260,6 +260,7 @@ def test_nat_ddns_and_the_audit_log(site: Site, browser: Browser) -> None:
     page.get_by_label("Domain").fill("app.example.test")
     page.get_by_role("button", name="Save").click()
     expect(page.get_by_role("row").filter(has_text="web-app")).to_contain_text("app.example.test")
+    site.shot(page, "06-nat")
     page.goto("/operations/ddns")
     expect(page.get_by_role("heading", name="No DDNS profiles yet")).to_be_visible()
     page.get_by_role("button", name="New profile").click()
@@ -267,6 +268,7 @@ def test_nat_ddns_and_the_audit_log(site: Site, browser: Browser) -> None:
     page.get_by_label("Provider").select_option("cloudflare")
     page.get_by_label("Domains").fill("home.example.com, nas.example.com")
     page.get_by_label("API token").fill("cf-secret-token")
+    site.shot(page, "06-ddns-form")
     page.get_by_role("button", name="Save").click()
     row = page.get_by_role("row").filter(has_text="home")
     expect(row).to_contain_text("home.example.com, nas.example.com")
@@ -287,7 +289,7 @@ def test_nat_ddns_and_the_audit_log(site: Site, browser: Browser) -> None:
     expect(page.get_by_role("heading", name="Nothing matches")).to_be_visible()
     page.get_by_label("Who").select_option(label="admin")
     expect(page.get_by_role("table").get_by_role("row")).to_have_count(2)
-    site.shot(page, "06-audit")
+    site.shot(page, "06-audit-filtered")
     page.context.close()
 
 
