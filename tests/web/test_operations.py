@@ -239,6 +239,11 @@ def test_a_promql_query_completes_names_and_draws_a_chart(site: Site, browser: B
     assert lines[0] == "series,time,value" and len(lines) >= 3 and 'server=""ops-box""' in lines[1]
     page.get_by_role("radio", name="Table").click()
     expect(page.get_by_role("cell", name=re.compile('server="ops-box"'))).to_be_visible()
+    page.get_by_label("Range").select_option("instant")  # one value per series, as a table
+    page.get_by_role("button", name="Run").click()
+    expect(page.get_by_role("radio", name="Chart")).to_have_count(0)
+    expect(page.get_by_role("cell", name=re.compile('server="ops-box"'))).to_be_visible()
+    expect(page).to_have_url(re.compile(r"range=instant"))
     page.goto("/explore?lang=promql&range=15m&q=" + "sum(heron_server_cpu)")  # a shared link runs its query
     expect(page.get_by_role("heading", name="1 series")).to_be_visible(timeout=SLOW_MS)
     page.get_by_label("PromQL", exact=True).fill("sum(")
@@ -345,6 +350,21 @@ def test_operations_on_a_phone_in_chinese(site: Site, browser: Browser) -> None:
     expect(page.get_by_role("heading", name="ops-box 上的文件")).to_be_visible(timeout=SLOW_MS)
     site.shot(page, "09-phone-zh-CN-files")
     assert page.evaluate(sideways), "the files page scrolls sideways"
+    page.context.close()
+
+
+def test_a_task_deleted_in_the_ui_is_gone(site: Site, browser: Browser) -> None:
+    with site.admin() as admin:
+        form = {"name": "doomed", "scheduler": "@hourly", "command": "true", "servers": [site.box_id]}
+        task_id = admin.post("/api/v1/cron", json=form).json()["data"]
+    page = admin_page(site, browser)
+    page.goto("/operations/cron")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Delete doomed").click()
+    expect(page.get_by_role("row").filter(has_text="doomed")).to_have_count(0)
+    expect(page.get_by_role("row").filter(has_text="ui-task")).to_have_count(1)
+    with site.admin() as admin:
+        assert task_id not in [t["id"] for t in admin.get("/api/v1/cron").json()["data"]["value"]]
     page.context.close()
 
 

@@ -47,12 +47,19 @@ export function attach(el: HTMLElement, socket: WebSocket, label: string, onLeav
   const sendSize = () => {
     if (socket.readyState === WebSocket.OPEN) socket.send(frame(1, encoder.encode(JSON.stringify({ Cols: terminal.cols, Rows: terminal.rows }))));
   };
+  // Keys typed while the socket is still connecting wait for it, rather than being lost.
+  const early: Uint8Array[] = [];
   const input = terminal.onData((data) => {
-    if (socket.readyState === WebSocket.OPEN) socket.send(frame(0, encoder.encode(data)));
+    const bytes = frame(0, encoder.encode(data));
+    if (socket.readyState === WebSocket.OPEN) socket.send(bytes);
+    else if (socket.readyState === WebSocket.CONNECTING) early.push(bytes);
   });
   socket.binaryType = "arraybuffer";
   socket.addEventListener("message", (e) => terminal.write(typeof e.data === "string" ? e.data : new Uint8Array(e.data as ArrayBuffer)));
-  socket.addEventListener("open", sendSize);
+  socket.addEventListener("open", () => {
+    sendSize();
+    for (const bytes of early.splice(0)) socket.send(bytes);
+  });
   const observer = new ResizeObserver(() => {
     const { cols, rows } = cells(el, fontSize);
     if (cols !== terminal.cols || rows !== terminal.rows) {
