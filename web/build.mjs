@@ -49,6 +49,9 @@ async function main() {
     jsxImportSource: "preact",
     outdir: ASSETS,
     entryNames: "[name]-[hash]",
+    // Lazy pages (the terminal's xterm) become chunks loaded on first use, outside the first load.
+    splitting: true,
+    chunkNames: "chunk-[hash]",
     assetNames: "[name]-[hash]",
     metafile: true,
     legalComments: "none",
@@ -57,11 +60,14 @@ async function main() {
   });
   const files = {};
   const sizes = {};
+  let appOut = null;
   for (const [out, meta] of Object.entries(result.metafile.outputs)) {
     const name = basename(out);
+    if (name.endsWith(".map")) continue;
     const entry = meta.entryPoint ? basename(meta.entryPoint).replace(/\.tsx?$/, "") : null;
-    const key = name.endsWith(".css") ? `${name.split("-")[0]}.css` : entry === "main" ? "app.js" : entry === "poll" ? "status.js" : null;
-    if (key) files[key] = name;
+    const key = name.endsWith(".css") ? `${name.split("-")[0]}.css` : entry === "main" ? "app.js" : entry === "poll" ? "status.js" : `lazy/${name}`;
+    files[key] = name;
+    if (entry === "main") appOut = out;
     const raw = readFileSync(join(ASSETS, name));
     const zipped = gzipSync(raw, { level: 9 });
     writeFileSync(join(ASSETS, name + ".gz"), zipped);
@@ -71,7 +77,10 @@ async function main() {
     .replace("%APP_JS%", `/assets/${files["app.js"]}`)
     .replace("%APP_CSS%", `/assets/${files["app.css"]}`);
   writeFileSync(join(OUT, "index.html"), html);
-  const manifest = { sources_sha256: sourcesHash(), files, sizes };
+  // What the overview's first load fetches: app.js, the chunks it imports statically, app.css.
+  const staticImports = result.metafile.outputs[appOut].imports.filter((i) => i.kind === "import-statement").map((i) => basename(i.path));
+  const first_load = [files["app.js"], ...staticImports, files["app.css"]];
+  const manifest = { sources_sha256: sourcesHash(), files, first_load, sizes };
   writeFileSync(join(OUT, "manifest.json"), JSON.stringify(manifest, null, 2) + "\n");
   const total = Object.values(sizes).reduce((n, s) => n + s.gzip_bytes, 0);
   console.log(`built ${Object.keys(files).join(", ")} into ${relative(process.cwd(), OUT)} (${(total / 1024).toFixed(1)} KiB gzip)`);

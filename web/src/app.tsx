@@ -8,6 +8,7 @@ import { Admin } from "./pages/Admin";
 import { Explore } from "./pages/Explore";
 import { FirstStart } from "./pages/FirstStart";
 import { Login } from "./pages/Login";
+import { Operations } from "./pages/Operations";
 import { Profile } from "./pages/Profile";
 import { AddServer } from "./pages/AddServer";
 import { EditServer } from "./pages/EditServer";
@@ -26,6 +27,8 @@ function pageOf(route: Route): { need: Need; view: preact.JSX.Element } {
       return { need: "user", view: <FirstStart /> };
     case "explore":
       return { need: "user", view: <Explore /> };
+    case "operations":
+      return { need: "user", view: <Operations tab={id ?? "cron"} /> };
     case "profile":
       return { need: "user", view: <Profile tab={id ?? "account"} /> };
     case "admin":

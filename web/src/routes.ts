@@ -1,11 +1,11 @@
 // The UI's addresses. The server answers index.html for each section (heron/api/web/assets.py,
 // UI_SECTIONS; a test compares the two lists). A new area (services, alerts, operations) adds
 // its section here, one entry in NAV, and a case in app.tsx.
-export const SECTIONS = ["login", "welcome", "servers", "explore", "profile", "admin"] as const;
+export const SECTIONS = ["login", "welcome", "servers", "explore", "operations", "profile", "admin"] as const;
 
 export interface NavItem {
   href: string;
-  label: "nav.servers" | "nav.explore" | "nav.admin";
+  label: "nav.servers" | "nav.explore" | "nav.operations" | "nav.admin";
   adminOnly?: boolean;
   signedIn?: boolean;
 }
@@ -13,5 +13,6 @@ export interface NavItem {
 export const NAV: NavItem[] = [
   { href: "/servers", label: "nav.servers" },
   { href: "/explore", label: "nav.explore", signedIn: true },
+  { href: "/operations", label: "nav.operations", signedIn: true },
   { href: "/admin", label: "nav.admin", adminOnly: true },
 ];

@@ -1,4 +1,4 @@
-import { useRef, useState } from "preact/hooks";
+import { useLayoutEffect, useRef, useState } from "preact/hooks";
 import { t } from "../../i18n";
 import { suggestions, wordAt } from "../../utils/sqlresult";
 
@@ -14,6 +14,14 @@ export function Editor({ value, names, onChange, onRun }: Props) {
   const area = useRef<HTMLTextAreaElement>(null);
   const [offered, setOffered] = useState<string[]>([]);
   const [active, setActive] = useState(0);
+  /** Where the caret goes once an accepted completion is rendered (before any further typing). */
+  const caretAfter = useRef<number | null>(null);
+  useLayoutEffect(() => {
+    if (area.current && caretAfter.current !== null) {
+      area.current.setSelectionRange(caretAfter.current, caretAfter.current);
+      caretAfter.current = null;
+    }
+  }, [value]);
   const refresh = (text: string, caret: number) => {
     setOffered(suggestions(wordAt(text, caret).word, names));
     setActive(0);
@@ -24,12 +32,10 @@ export function Editor({ value, names, onChange, onRun }: Props) {
     const caret = el.selectionStart;
     const { start } = wordAt(value, caret);
     const next = value.slice(0, start) + choice + value.slice(caret);
+    caretAfter.current = start + choice.length;
     onChange(next);
     setOffered([]);
-    window.setTimeout(() => {
-      el.focus();
-      el.setSelectionRange(start + choice.length, start + choice.length);
-    }, 0);
+    el.focus();
   };
   return (
     <div class="editor">

@@ -1,6 +1,7 @@
 import { useEffect, useRef, useState } from "preact/hooks";
 import { ident, Row, runSql, runSqlCsv } from "../../api/sql";
 import { Button } from "../../components/ui/Button";
+import { Segmented } from "../../components/ui/Tabs";
 import { Notice } from "../../components/ui/Notice";
 import { useAction } from "../../hooks/useAction";
 import { navigate, useRoute } from "../../hooks/useRoute";
@@ -8,6 +9,7 @@ import { t } from "../../i18n";
 import { useSession } from "../../state/session";
 import { Catalog } from "./Catalog";
 import { Editor } from "./Editor";
+import { PromExplore } from "./PromQL";
 import { Results } from "./Results";
 import "./style.css";
 
@@ -20,7 +22,30 @@ function address(db: string, sql: string): string {
   return `/explore?${params}`;
 }
 
+/** SQL (the default) or PromQL, chosen in the address (?lang=promql) so links keep the language. */
 export function Explore() {
+  const route = useRoute();
+  const lang = route.params.get("lang") === "promql" ? "promql" : "sql";
+  return (
+    <>
+      <div class="page-head">
+        <h1>{t("explore.title")}</h1>
+        <Segmented
+          label={t("explore.language")}
+          value={lang}
+          options={[
+            { value: "sql", label: "SQL" },
+            { value: "promql", label: "PromQL" },
+          ]}
+          onChange={(next) => navigate(next === "promql" ? "/explore?lang=promql" : "/explore")}
+        />
+      </div>
+      {lang === "promql" ? <PromExplore /> : <SqlExplore />}
+    </>
+  );
+}
+
+function SqlExplore() {
   const { session } = useSession();
   const route = useRoute();
   const [db, setDb] = useState(route.params.get("db") || DEFAULT_DB);
@@ -65,7 +90,6 @@ export function Explore() {
   };
   return (
     <>
-      <h1>{t("explore.title")}</h1>
       <div class="explore">
         <Catalog
           db={db}
