@@ -33,6 +33,7 @@ from heron.alerts.notifiers import Senders
 from heron.alerts.outbox import Outbox
 from heron.alerts.rules import WAITING_FOR_PROMQL, RuleDef, RuleStore, SqlChecker
 from heron.alerts.silences import SilenceStore
+from heron.alerts.sources import Observation
 from heron.alerts.sources.servers import ServerSnapshot, ServerSource, TransferSince
 from heron.alerts.sources.sql import RunSql, SqlSource
 from heron.meta.db import MetaStore
@@ -103,6 +104,7 @@ class AlertService:
         self._groups_of_servers = groups_of_servers
         self.server_source = ServerSource(servers, may_watch=self._may_watch, transfer_since=transfer_since)
         self.sql_source = SqlSource(run_sql)
+        self._query = run_sql
         self.senders = Senders()
         self.outbox = Outbox(
             meta,
@@ -197,6 +199,15 @@ class AlertService:
     def invalidate(self) -> None:
         """Make the next round read routing again (a silence was added through the API)."""
         self._routing_at = 0.0
+
+    def preview(self, rule: RuleDef, now: float) -> tuple[int, list[Observation]]:
+        """Evaluate ``rule`` once without saving it or touching any alert: (how many servers or
+        rows it looked at, the observations that would fire now). For the rule editor."""
+        if rule.kind == "server":
+            self.routing()  # the admins, who may watch every server
+            return self.server_source.preview(rule, now)
+        observations = SqlSource(self._query).observe(rule, now)
+        return len(observations), observations
 
     # -- rounds ----------------------------------------------------------------------------
 
