@@ -12,6 +12,7 @@ Python sees one row per bucket, never one per result:
   seen from 10 places every 30 s are 864,000 results but 14,400 rows of 30-minute rollups.
 * :func:`uptime` — exact up percentages over 24 h, 7 d, 30 d and 90 d from counts.
 * :func:`daily_totals` — per monitor and UTC day for the overview, read once at start.
+* :func:`daily_uptime` — per monitor and UTC day over up to 90 days, for uptime bars.
 """
 
 from __future__ import annotations
@@ -246,3 +247,27 @@ def daily_totals(
         (int(m), int(d), int(u or 0), int(dn or 0), float(s or 0.0), int(c or 0))
         for m, d, u, dn, s, c in reader.rows(sql)
     ]
+
+
+#: Most days :func:`daily_uptime` covers (the status page's and the UI's bars).
+MAX_DAILY_DAYS = 90
+
+
+def daily_uptime(
+    reader: Reader, monitor_ids: list[int], *, days: int, now: float | None = None
+) -> dict[int, dict[int, tuple[int, int]]]:
+    """Up and down counts per monitor and UTC day (day = Unix days), today included, from every result."""
+    if not monitor_ids:
+        return {}
+    at = now or time.time()
+    start_day = int(at // DAY_SECONDS) - days + 1
+    ids = ", ".join(f"'{int(m)}'" for m in monitor_ids)
+    sql = (
+        "SELECT CAST(service_id AS BIGINT), epoch_ns(time) // 86400000000000 AS day, sum(up), count(*) - sum(up) "
+        f"FROM {RESULTS_TABLE} WHERE service_id IN ({ids}) "
+        f"AND time >= make_timestamp({start_day * DAY_SECONDS * 1_000_000}) GROUP BY ALL"
+    )
+    out: dict[int, dict[int, tuple[int, int]]] = {}
+    for m, d, up, down in reader.rows(sql):
+        out.setdefault(int(m), {})[int(d)] = (int(up or 0), int(down or 0))
+    return out

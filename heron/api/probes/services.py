@@ -13,6 +13,7 @@
 ``GET /api/v1/service/server``                          ids of the servers that run monitors (Nezha)
 ``GET /api/v1/service/{id}``                            Heron: one monitor, its states and exact uptime
 ``GET /api/v1/service/scheduler``                       Heron, admins: the node's scheduler lag and misses
+``GET /api/v1/service/daily?days=90``                   Heron: up and down checks per monitor and UTC day
 =====================================================  ==============================================
 
 Who may see what is :mod:`heron.auth.permissions`' rule for kind ``service``: admins all,
@@ -255,6 +256,34 @@ async def list_servers_with_services(
         server_id for server_id in names if server_id != HERON_NODE_ID and any(m.covers(server_id) for m in monitors)
     )
     return {"success": True, "data": ids}
+
+
+@router.get(
+    "/api/v1/service/daily",
+    summary="Each monitor's up and down checks per UTC day, up to 90 days (uptime bars; Heron)",
+    response_model=dict[str, Any],
+)
+async def daily_uptime(
+    days: int = Query(90, ge=1, le=history.MAX_DAILY_DAYS, description="days, today last"),
+    svc: Services = Depends(services),
+    principal: Principal = Depends(current_principal),
+    probes: ProbeService = Depends(probes_of),
+) -> Response:
+    monitors = _visible(principal, probes.monitors.all())
+    await _synced(svc)
+    now = time.time()
+    found = await run_in_threadpool(
+        lambda: history.daily_uptime(reader(svc), [m.id for m in monitors], days=days, now=now)
+    )
+    today = int(now // DAY_SECONDS)
+    first = today - days + 1
+    out = {}
+    for monitor in monitors:
+        cells = found.get(monitor.id, {})
+        up = [cells.get(day, (0, 0))[0] for day in range(first, today + 1)]
+        down = [cells.get(day, (0, 0))[1] for day in range(first, today + 1)]
+        out[str(monitor.id)] = {"up": up, "down": down}
+    return json_response({"success": True, "data": {"first_day": first * DAY_SECONDS, "days": days, "services": out}})
 
 
 @admin.get("/api/v1/service/scheduler", summary="The Heron node's check scheduler: lag, missed cycles (admin)")
