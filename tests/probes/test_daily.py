@@ -39,3 +39,27 @@ def test_days_outside_1_to_90_are_refused(probes_server: RunningServer) -> None:
         for days in (0, 91):
             r = c.get("/api/v1/service/daily", params={"days": days})
             assert r.status_code in (400, 422) and "days" in r.text, r.text
+
+
+def test_a_monitors_state_changes_are_listed_newest_first(probes_server: RunningServer) -> None:
+    with probes_server.client() as c:
+        body = {"name": "events-push", "type": "push", "duration": 3600, "retries": 0}
+        monitor_id = c.post("/api/v1/service", json=body).json()["data"]
+        push = c.get(f"/api/v1/service/{monitor_id}").json()["data"]["push_url"]
+        assert c.get(push).status_code == 200
+        wait_for(
+            lambda: c.get(f"/api/v1/service/{monitor_id}/event").json()["data"], timeout_s=30, what="the first change"
+        )
+        assert c.get(push + "?status=down&msg=disk%20full").status_code == 200
+
+        def two() -> list[dict[str, object]] | None:
+            found: list[dict[str, object]] = c.get(f"/api/v1/service/{monitor_id}/event").json()["data"]
+            return found if len(found) >= 2 else None
+
+        found = wait_for(two, timeout_s=30, what="the second change")
+        assert [(e["previous"], e["state"]) for e in found] == [("up", "down"), ("pending", "up")], found
+        assert "disk full" in str(found[0]["reason"]) and found[0]["server_id"] == 0
+        assert int(str(found[0]["at"])) >= int(str(found[1]["at"]))
+        assert len(c.get(f"/api/v1/service/{monitor_id}/event", params={"limit": 1}).json()["data"]) == 1
+        assert c.get("/api/v1/service/999999/event").status_code == 404
+        c.post("/api/v1/batch-delete/service", json=[monitor_id])
