@@ -12,8 +12,8 @@ export function Conditions({ conditions, onChange }: { conditions: CondDraft[]; 
       <p class="muted small">{t("alerts.conditions_hint")}</p>
       {conditions.map((c, i) => (
         <div class="condition" key={i}>
-          <label>
-            <span class="sr-only">{t("alerts.cond_type", { n: i + 1 })}</span>
+          <label class="field">
+            {t("alerts.cond_what")}
             <select aria-label={t("alerts.cond_type", { n: i + 1 })} value={c.type} onChange={(e) => change(i, "type", e.currentTarget.value)}>
               {CONDITION_TYPES.map((type) => <option key={type} value={type}>{t(`cond.${type}` as Key)}</option>)}
             </select>

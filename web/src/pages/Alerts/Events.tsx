@@ -17,7 +17,7 @@ const STATE_TEXT: Record<string, Key> = { pending: "alerts.state_pending", firin
 
 function labelsText(labels: Record<string, string>): string {
   return Object.entries(labels)
-    .filter(([k]) => k !== "rulename")
+    .filter(([k]) => k !== "rulename" && k !== "alertname")
     .map(([k, v]) => `${k}=${v}`)
     .join(", ");
 }

@@ -57,7 +57,9 @@ function Form({ monitor }: { monitor: Monitor | null }) {
   const [enabled, setEnabled] = useState(monitor?.enabled ?? true);
   const [hidden, setHidden] = useState(monitor?.hide_for_guest ?? false);
   const [group, setGroup] = useState(monitor?.notification_group_id ?? 0);
-  const [problems, setProblems] = useState<Problems>({});
+  // Checked on submit, then again on every change, so a fixed field loses its message at once.
+  const [tried, setTried] = useState(false);
+  const problems: Problems = tried ? validate(d) : {};
   const groups = useFetch((signal) => listGroups(signal), []);
   const set = (k: keyof Draft) => (e: Event) => setD({ ...d, [k]: (e.currentTarget as HTMLInputElement).value });
   const save = useAction(async () => {
@@ -81,10 +83,9 @@ function Form({ monitor }: { monitor: Monitor | null }) {
   });
   const submit = (e: Event) => {
     e.preventDefault();
-    const found = validate(d);
-    setProblems(found);
-    if (Object.keys(found).length === 0) void save.run();
-    else document.querySelector<HTMLElement>(".monitor-form [aria-invalid=true]")?.focus();
+    setTried(true);
+    if (Object.keys(validate(d)).length === 0) void save.run();
+    else window.setTimeout(() => document.querySelector<HTMLElement>(".monitor-form [aria-invalid=true]")?.focus(), 0);
   };
   const input = (k: keyof Draft, extra: Record<string, unknown> = {}) => (id: string, hint?: string) => (
     <>
