@@ -15,9 +15,12 @@ const PAGE = 50;
 
 const STATE_TEXT: Record<string, Key> = { pending: "alerts.state_pending", firing: "alerts.state_firing", resolved: "alerts.state_resolved" };
 
+/** Labels the other columns do not already show, the server's name first. */
+const SHOWN_ELSEWHERE = new Set(["rulename", "alertname", "rule_id", "severity", "server_id"]);
 function labelsText(labels: Record<string, string>): string {
   return Object.entries(labels)
-    .filter(([k]) => k !== "rulename" && k !== "alertname")
+    .filter(([k]) => !SHOWN_ELSEWHERE.has(k))
+    .sort(([a], [b]) => (a === "server_name" ? -1 : b === "server_name" ? 1 : a.localeCompare(b)))
     .map(([k, v]) => `${k}=${v}`)
     .join(", ");
 }

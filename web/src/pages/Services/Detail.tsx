@@ -19,7 +19,7 @@ import "./style.css";
 const REFRESH_MS = 5_000;
 const iso = (seconds: number | null) => (seconds ? new Date(seconds * 1000).toISOString() : null);
 
-function PushHelp({ path }: { path: string }) {
+function PushHelp({ path, interval }: { path: string; interval: number }) {
   const url = location.origin + path;
   return (
     <section class="card stack">
@@ -27,7 +27,7 @@ function PushHelp({ path }: { path: string }) {
       <p class="muted">{t("services.push_intro")}</p>
       <Copy label={t("services.push_url")} value={url} />
       <p class="muted">{t("services.cron_intro")}</p>
-      <Copy label={t("services.cron_line")} value={cronLine(location.origin, path)} />
+      <Copy label={t("services.cron_line")} value={cronLine(location.origin, path, interval)} />
     </section>
   );
 }
@@ -126,7 +126,7 @@ export function MonitorPage({ id }: { id: number }) {
           ))}
         </div>
       </section>
-      {m.kind === "push" && m.push_url && <PushHelp path={m.push_url} />}
+      {m.kind === "push" && m.push_url && <PushHelp path={m.push_url} interval={m.duration} />}
       <Latency id={id} name={m.name} />
       <Incidents id={id} />
     </div>

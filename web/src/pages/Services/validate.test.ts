@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { cronLine, Draft, optionsOf, targetProblem, validate } from "./validate";
+import { cronLine, Draft, optionsOf, scheduleFor, targetProblem, validate } from "./validate";
 
 const base: Draft = {
   name: "shop", kind: "http", target: "https://shop.example/health", interval: "30", timeout: "10", retries: "1",
@@ -36,7 +36,14 @@ test("options and the cron line", () => {
   assert.deepEqual(optionsOf({ ...base, expectedStatus: "200, 300-399", keyword: "ok" }), { expected_status: [200, "300-399"], keyword: "ok" });
   assert.deepEqual(optionsOf({ ...base, kind: "push", grace: "120" }), { grace_seconds: 120 });
   assert.equal(
-    cronLine("http://h:8902/", "/api/v1/push/abc", "job"),
+    cronLine("http://h:8902/", "/api/v1/push/abc", 300, "job"),
     "*/5 * * * * curl -fsS -m 10 --retry 3 http://h:8902/api/v1/push/abc/start; job; curl -fsS -m 10 --retry 3 http://h:8902/api/v1/push/abc/$?",
   );
+});
+
+test("the cron schedule follows the interval", () => {
+  assert.equal(scheduleFor(30), "*/1 * * * *");
+  assert.equal(scheduleFor(900), "*/15 * * * *");
+  assert.equal(scheduleFor(7200), "0 */2 * * *");
+  assert.equal(scheduleFor(86_400), "0 3 * * *");
 });

@@ -107,8 +107,15 @@ export function optionsOf(d: Draft): Record<string, unknown> {
   }
 }
 
+/** A cron schedule at about the monitor's interval: every few minutes, hours, or daily at 03:00. */
+export function scheduleFor(intervalSeconds: number): string {
+  if (intervalSeconds < 3600) return `*/${Math.max(1, Math.floor(intervalSeconds / 60))} * * * *`;
+  if (intervalSeconds < 86_400) return `0 */${Math.floor(intervalSeconds / 3600)} * * *`;
+  return "0 3 * * *";
+}
+
 /** The cron line a push monitor's job runs: signals its start, then its exit code. */
-export function cronLine(origin: string, pushPath: string, command = "/usr/local/bin/your-job.sh"): string {
+export function cronLine(origin: string, pushPath: string, intervalSeconds: number, command = "/usr/local/bin/your-job.sh"): string {
   const url = origin.replace(/\/$/, "") + pushPath;
-  return `*/5 * * * * curl -fsS -m 10 --retry 3 ${url}/start; ${command}; curl -fsS -m 10 --retry 3 ${url}/$?`;
+  return `${scheduleFor(intervalSeconds)} curl -fsS -m 10 --retry 3 ${url}/start; ${command}; curl -fsS -m 10 --retry 3 ${url}/$?`;
 }
