@@ -93,7 +93,8 @@ export const listEvents = (state: "active" | "", offset: number, signal?: AbortS
   api("GET", "/api/v1/alert-event", page(alertEventDecoder), { query: { state: state || undefined, offset, limit: 50 }, signal });
 export const acknowledge = (ids: number[]) => api("POST", "/api/v1/alert-event/ack", num, { body: ids });
 
-export const listRules = (signal?: AbortSignal) => api("GET", "/api/v1/alert-rule", array(ruleDecoder), { signal });
+export const listRules = (signal?: AbortSignal, id?: number) =>
+  api("GET", "/api/v1/alert-rule", array(ruleDecoder), { query: { id }, signal });
 export const createRule = (form: Record<string, unknown>) => api("POST", "/api/v1/alert-rule", num, { body: form });
 export const updateRule = (id: number, form: Record<string, unknown>) =>
   api("PATCH", `/api/v1/alert-rule/${id}`, unknownValue, { body: form });

@@ -122,12 +122,21 @@ function Editor({ rule }: { rule: Rule | null }) {
 }
 
 export function RuleEditor({ id }: { id: number | null }) {
-  const rule = useFetch((signal) => (id ? listRules(signal).then((all) => all.find((r) => r.id === id) ?? null) : Promise.resolve(null)), [id]);
+  const rule = useFetch((signal) => (id ? listRules(signal, id).then((found) => found[0] ?? null) : Promise.resolve(null)), [id]);
+  const foreign = rule.data && rule.data.kind !== "server" && rule.data.kind !== "sql";
   return (
     <>
       <h2>{id ? t("alerts.edit_rule") : t("alerts.new_rule")}</h2>
       <Notice>{rule.error}</Notice>
-      {rule.isLoading && !rule.data ? <Loading label={t("common.loading")} /> : <Editor rule={rule.data} />}
+      {rule.isLoading && !rule.data ? (
+        <Loading label={t("common.loading")} />
+      ) : id && !rule.data && !rule.error ? (
+        <Notice>{t("alerts.no_such_rule")}</Notice>
+      ) : foreign ? (
+        <Notice kind="info">{t("alerts.foreign_rule")}</Notice>
+      ) : (
+        <Editor rule={rule.data} />
+      )}
     </>
   );
 }

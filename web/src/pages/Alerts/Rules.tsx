@@ -6,8 +6,16 @@ import { Empty, Loading, Notice } from "../../components/ui/Notice";
 import { Time } from "../../components/ui/Time";
 import { useAction } from "../../hooks/useAction";
 import { useFetch } from "../../hooks/useFetch";
-import { t } from "../../i18n";
+import { Key, t } from "../../i18n";
 import { useEvery } from "../Services/hooks";
+
+const STATUS_TEXT: Record<string, Key> = {
+  ok: "alerts.status_ok",
+  error: "alerts.status_error",
+  waiting: "alerts.status_waiting",
+  disabled: "alerts.status_disabled",
+  pending_first_evaluation: "alerts.status_first",
+};
 
 export function Rules() {
   const rules = useFetch((signal) => listRules(signal), []);
@@ -48,7 +56,7 @@ export function Rules() {
                   <td><Link href={`/alerts/rules/${r.id}`}>{r.name}</Link></td>
                   <td>{r.kind === "sql" ? t("alerts.kind_sql") : r.kind === "server" ? t("alerts.kind_server") : r.kind}</td>
                   <td class={`rule-status-${r.status.state}`}>
-                    {r.status.state}
+                    {STATUS_TEXT[r.status.state] ? t(STATUS_TEXT[r.status.state]) : r.status.state}
                     {r.status.message && <span class="muted small"> {r.status.message}</span>}
                   </td>
                   <td><Time value={r.status.last_eval_at} /></td>
