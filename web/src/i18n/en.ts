@@ -278,7 +278,7 @@ export const en = {
   "windows.empty": "No maintenance windows",
   "windows.empty_hint": "Add one for your regular updates or backups.",
   "windows.scope": "Covers",
-  "windows.n_servers": "{n} servers",
+  "windows.n_servers": "servers chosen: {n}",
   "windows.all_servers": "every server",
   "windows.in_progress": "In progress",
   "windows.waiting": "Waiting",
