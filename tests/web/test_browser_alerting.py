@@ -128,6 +128,7 @@ def test_a_monitor_made_in_the_ui_turns_red_when_its_target_stops_and_green_when
     again = HttpReceiver(port).start()
     try:
         expect(item).to_have_attribute("data-state", "up", timeout=SLOW_MS)
+        page.reload()  # the day bars are read once a minute; the states every few seconds
         bar = item.get_by_role("img", name=re.compile(r"^ui-web: .* up over 90 days"))
         expect(bar).to_be_visible()
         bar.focus()

@@ -9,11 +9,14 @@ import { stateOf, STATE_TEXT } from "./state";
 import { overall, UptimeBar } from "./UptimeBar";
 import "./style.css";
 
+/** States change by themselves: read them often. Day bars change slowly and cost a scan of
+ * 90 days of results: read them seldom. */
 const REFRESH_MS = 5_000;
+const BARS_REFRESH_MS = 60_000;
 
 async function loadAll(signal: AbortSignal) {
-  const [monitors, overview, daily] = await Promise.all([listMonitors(signal), getOverview(signal), getDaily(signal)]);
-  return { monitors, overview: overview.services, daily };
+  const [monitors, overview] = await Promise.all([listMonitors(signal), getOverview(signal)]);
+  return { monitors, overview: overview.services };
 }
 
 function describe(m: Monitor): string {
@@ -23,6 +26,8 @@ function describe(m: Monitor): string {
 export function Services() {
   const all = useFetch(loadAll, []);
   useEvery(REFRESH_MS, all.reload);
+  const bars = useFetch((signal) => getDaily(signal), []);
+  useEvery(BARS_REFRESH_MS, bars.reload);
   const data = all.data;
   return (
     <>
@@ -32,7 +37,7 @@ export function Services() {
           {t("services.add")}
         </Link>
       </div>
-      <Notice>{all.error}</Notice>
+      <Notice>{all.error || bars.error}</Notice>
       {!data ? (
         <Loading label={t("common.loading")} />
       ) : data.monitors.length === 0 ? (
@@ -49,8 +54,8 @@ export function Services() {
           {data.monitors.map((m) => {
             const now = data.overview[String(m.id)];
             const state = stateOf(m.enabled, now?.current_up ?? 0, now?.current_down ?? 0);
-            const days = data.daily.services[String(m.id)];
-            const counts = days ? { up: days.up, down: days.down, firstDay: data.daily.first_day } : null;
+            const days = bars.data?.services[String(m.id)];
+            const counts = days && bars.data ? { up: days.up, down: days.down, firstDay: bars.data.first_day } : null;
             const total = counts ? overall(counts) : null;
             return (
               <li key={m.id} class={`card monitor state-${state}`} data-state={state}>
