@@ -43,6 +43,7 @@ from heron.alerts.notifiers import Senders
 from heron.alerts.outbox import Outbox
 from heron.alerts.rules import RuleDef, RuleStore, SqlChecker
 from heron.alerts.silences import SilenceStore
+from heron.alerts.sources import Observation
 from heron.alerts.sources.promql import PromqlSource, RunPromql
 from heron.alerts.sources.servers import ServerSnapshot, ServerSource, TransferSince
 from heron.alerts.sources.services import ServiceSource
@@ -133,6 +134,8 @@ class AlertService:
         self._swept_at = 0.0
         #: Per monitor and vantage point, where its latency was last seen: "above", "below" or "" (in range).
         self._latency_seen: dict[tuple[int, int], str] = {}
+        self._run_promql = run_promql
+        self._query = run_sql
         self.senders = Senders()
         self.outbox = Outbox(
             meta,
@@ -303,6 +306,23 @@ class AlertService:
     def invalidate(self) -> None:
         """Make the next round read routing again (a silence was added through the API)."""
         self._routing_at = 0.0
+
+    def preview(self, rule: RuleDef, now: float) -> tuple[int, list[Observation]]:
+        """Evaluate ``rule`` once without saving it or touching any alert: (how many servers or
+        rows it looked at, the observations that would fire now). For the rule editor."""
+        if rule.kind == "server":
+            self.routing()  # the admins, who may watch every server
+            return self.server_source.preview(rule, now)
+        if rule.kind == "service":
+            if self.service_source is None:
+                return 0, []
+            self.routing()
+            return self.service_source.preview(rule, now)
+        if rule.kind == "promql":
+            observations = PromqlSource(self._run_promql).observe(rule, now)
+        else:
+            observations = SqlSource(self._query).observe(rule, now)
+        return len(observations), observations
 
     # -- rounds ----------------------------------------------------------------------------
 

@@ -12,6 +12,8 @@ Python sees one row per bucket, never one per result:
   seen from 10 places every 30 s are 864,000 results but 14,400 rows of 30-minute rollups.
 * :func:`uptime` — exact up percentages over 24 h, 7 d, 30 d and 90 d from counts.
 * :func:`daily_totals` — per monitor and UTC day for the overview, read once at start.
+* :func:`daily_uptime` — per monitor and UTC day over up to 90 days, for uptime bars.
+* :func:`state_changes` — a monitor's latest state changes (its incidents), newest first.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from typing import Any
 
 import duckdb
 
-from heron.probes.board import DAY_SECONDS, OVERVIEW_DAYS, RESULTS_TABLE, ROLLUP_TABLES
+from heron.probes.board import DAY_SECONDS, EVENTS_TABLE, OVERVIEW_DAYS, RESULTS_TABLE, ROLLUP_TABLES
 from heron.tsdb.sandbox import run_select
 
 #: Each period's length and bucket, in seconds (as the server metrics history).
@@ -245,4 +247,54 @@ def daily_totals(
     return [
         (int(m), int(d), int(u or 0), int(dn or 0), float(s or 0.0), int(c or 0))
         for m, d, u, dn, s, c in reader.rows(sql)
+    ]
+
+
+#: Most days :func:`daily_uptime` covers (the status page's and the UI's bars).
+MAX_DAILY_DAYS = 90
+
+
+def _created(since: float) -> str:
+    """Results since the monitor was created: the id of a deleted monitor may be given to a new one."""
+    return f"make_timestamp({int(since * 1_000_000)})"
+
+
+def daily_uptime(
+    reader: Reader, created: dict[int, float], *, days: int, now: float | None = None
+) -> dict[int, dict[int, tuple[int, int]]]:
+    """Up and down counts per monitor and UTC day (day = Unix days), today included, from every
+    result since each monitor's creation (``created``: monitor id -> Unix seconds)."""
+    if not created:
+        return {}
+    at = now or time.time()
+    start_day = int(at // DAY_SECONDS) - days + 1
+    each = " OR ".join(f"(service_id = '{int(m)}' AND time >= {_created(t)})" for m, t in created.items())
+    sql = (
+        "SELECT CAST(service_id AS BIGINT), epoch_ns(time) // 86400000000000 AS day, sum(up), count(*) - sum(up) "
+        f"FROM {RESULTS_TABLE} WHERE ({each}) "
+        f"AND time >= make_timestamp({start_day * DAY_SECONDS * 1_000_000}) GROUP BY ALL"
+    )
+    out: dict[int, dict[int, tuple[int, int]]] = {}
+    for m, d, up, down in reader.rows(sql):
+        out.setdefault(int(m), {})[int(d)] = (int(up or 0), int(down or 0))
+    return out
+
+
+#: Most state changes :func:`state_changes` answers.
+MAX_EVENTS = 500
+
+
+def state_changes(reader: Reader, service_id: int, *, created: float, limit: int) -> list[dict[str, Any]]:
+    """The monitor's latest state changes per vantage point since it was created, newest first
+    (what incidents are made of)."""
+    if EVENTS_TABLE not in reader.tables:
+        return []
+    sql = (
+        "SELECT epoch_ns(time) // 1000000, CAST(server_id AS BIGINT), server_name, previous, state, reason "
+        f"FROM {EVENTS_TABLE} WHERE service_id = '{int(service_id)}' AND time >= {_created(created)} "
+        f"ORDER BY time DESC LIMIT {int(limit)}"
+    )
+    return [
+        {"at": int(at), "server_id": int(sid), "server_name": name, "previous": prev, "state": state, "reason": reason}
+        for at, sid, name, prev, state, reason in reader.rows(sql)
     ]

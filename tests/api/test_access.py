@@ -49,6 +49,8 @@ PUBLIC = {
     ("GET", "/api/v1/service/{service_id}"),
     ("GET", "/api/v1/service/{service_id}/history"),
     ("GET", "/api/v1/service/{service_id}/server"),
+    ("GET", "/api/v1/service/daily"),
+    ("GET", "/api/v1/service/{service_id}/event"),
     ("GET", "/api/v1/server/{server_id}/service"),
     ("GET", "/api/v1/monitor/{server_id}"),
     ("GET", "/api/v1/push/{token}"),

@@ -85,10 +85,18 @@ def browser() -> Iterator[Browser]:
         launched.close()
 
 
+#: The admin's session per server, logged in once: logins are limited to 10 a minute per address,
+#: and the flows below open more pages than that when the machine is quick.
+_SESSIONS: dict[str, dict[str, object]] = {}
+
+
 def admin_page(site: Site, browser: Browser, *, scheme: str = "light", **options: object) -> Page:
-    context = new_context(browser, site.log, scheme=scheme, **options)
-    log_in(context, "admin", NEW_PASSWORD)
-    return context.new_page()
+    if site.url not in _SESSIONS:
+        first = new_context(browser, site.log)
+        log_in(first, "admin", NEW_PASSWORD)
+        _SESSIONS[site.url] = dict(first.storage_state())
+        first.close()
+    return new_context(browser, site.log, scheme=scheme, storage_state=_SESSIONS[site.url], **options).new_page()
 
 
 def test_the_first_login_asks_for_a_new_password(site: Site, browser: Browser) -> None:

@@ -14,6 +14,10 @@ import { AddServer } from "./pages/AddServer";
 import { EditServer } from "./pages/EditServer";
 import { ServerPage } from "./pages/Server";
 import { Servers } from "./pages/Servers";
+import { Alerts } from "./pages/Alerts";
+import { MonitorPage } from "./pages/Services/Detail";
+import { MonitorForm } from "./pages/Services/MonitorForm";
+import { Services } from "./pages/Services";
 import { SessionProvider, useSession } from "./state/session";
 
 type Need = "none" | "user" | "admin";
@@ -38,6 +42,13 @@ function pageOf(route: Route): { need: Need; view: preact.JSX.Element } {
       if (id && action === "edit") return { need: "user", view: <EditServer id={Number(id)} /> };
       if (id) return { need: "none", view: <ServerPage id={Number(id)} /> };
       return { need: "none", view: <Servers /> };
+    case "services":
+      if (id === "new") return { need: "user", view: <MonitorForm id={null} /> };
+      if (id && action === "edit") return { need: "user", view: <MonitorForm id={Number(id)} /> };
+      if (id) return { need: "user", view: <MonitorPage id={Number(id)} /> };
+      return { need: "user", view: <Services /> };
+    case "alerts":
+      return { need: "user", view: <Alerts tab={id ?? "firing"} id={action} /> };
     default:
       return { need: "none", view: <Servers /> };
   }

@@ -171,3 +171,54 @@ class ServerSource:
                 )
             )
         return out
+
+    def preview(self, rule: RuleDef, now: float) -> tuple[int, list[Observation]]:
+        """The servers the rule watches and those whose every condition is out of range right now.
+
+        Stateless (the rule may be unsaved): durations are not waited for, which is what "would it
+        fire now" means to someone writing the rule. Answers (servers watched, observations)."""
+        watched = 0
+        out = []
+        cycles: dict[int, Mapping[int, tuple[float, float]]] = {}
+        for srv in list(self._servers()):
+            if not self._may_watch(rule, srv) or not all(c.covers(srv.id) for c in rule.conditions):
+                continue
+            watched += 1
+            values: dict[str, float] = {}
+            breached = True
+            for index, cond in enumerate(rule.conditions):
+                if cond.type == "offline":
+                    value: float | None = None if srv.last_active is None else (0.0 if srv.online else 1.0)
+                elif cond.is_cycle:
+                    if index not in cycles:
+                        start, _end = cycle_bounds(cond, datetime.fromtimestamp(now, UTC))
+                        cycles[index] = self._transfer_since(start)
+                    moved = cycles[index].get(srv.id)
+                    if moved is None:
+                        value = None
+                    elif cond.type == "transfer_in_cycle":
+                        value = moved[0]
+                    elif cond.type == "transfer_out_cycle":
+                        value = moved[1]
+                    else:
+                        value = moved[0] + moved[1]
+                else:
+                    value = server_value(cond.type, srv.host, srv.status)
+                if value is None or not math.isfinite(value):
+                    breached = False
+                    continue
+                values[cond.type] = round(value, 4)
+                breached = breached and cond.out_of_range(value)
+            if breached and values:
+                out.append(
+                    Observation(
+                        key=f"server:{srv.id}",
+                        labels={"server_id": str(srv.id), "server_name": srv.name},
+                        breached=True,
+                        value=next(iter(values.values())),
+                        values=values,
+                        server_id=srv.id,
+                        message=f"{srv.name} {rule.name}",
+                    )
+                )
+        return watched, out

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from heron.alerts.conditions import COVER_ALL, Window
@@ -54,6 +55,23 @@ class ServiceSource:
         """Drop the samples of rules that were changed or deleted."""
         for key in [k for k in self._windows if k[0] in rule_ids]:
             del self._windows[key]
+
+    def preview(self, rule: RuleDef, now: float) -> tuple[int, list[Observation]]:
+        """The (monitor, vantage point) pairs the rule watches and those out of range right now.
+
+        Stateless (the rule may be unsaved): durations are not waited for. Answers (pairs
+        watched, observations that would fire)."""
+        instant = replace(rule, conditions=tuple(replace(c, duration=0.0) for c in rule.conditions))
+        fresh = ServiceSource(self._monitors, self._states, may_watch=self._may_watch)
+        monitors = self._monitors()
+        watched = 0
+        for st in self._states():
+            monitor = monitors.get(st.monitor_id)
+            if monitor is None or not monitor.enabled or not self._may_watch(rule, monitor):
+                continue
+            if all(c.covers(monitor.id) for c in rule.conditions):
+                watched += 1
+        return watched, [o for o in fresh.observe(instant, now) if o.breached]
 
     def observe(self, rule: RuleDef, now: float) -> list[Observation]:
         """Observations of the pairs where something is going on (out of range, or counting

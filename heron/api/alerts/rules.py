@@ -12,10 +12,17 @@ come in through ``POST /api/v1/alert-rule/import`` and PromQL rules go out as on
 ``status`` (``ok``, ``error`` and why, ``waiting``, ``disabled``), when it last ran and how
 many alerts it holds. ``fail_trigger_tasks`` and ``recover_trigger_tasks`` name triggered
 cron tasks (``task_type`` 1), run when an alert of the rule fires or resolves.
+
+``POST /api/v1/alert-rule/preview`` takes the same form and evaluates it once, saving nothing
+and raising no alert: which servers, monitors, rows or series it would fire for now. Durations
+(``duration``, ``for_seconds``) are not waited for: the preview answers whether each condition
+is out of range now.
 """
 
 from __future__ import annotations
 
+import time
+from dataclasses import replace
 from typing import Any
 
 from fastapi import APIRouter, Body, Depends, Query, Request
@@ -203,3 +210,34 @@ async def export_rules(
 ) -> Response:
     rules = await run_in_threadpool(service.rules.visible, user)
     return Response(write_rule_file(rules), media_type="application/yaml")
+
+
+#: Most matches one preview lists (the count is exact).
+PREVIEW_LIMIT = 200
+
+
+@router.post(
+    "/api/v1/alert-rule/preview",
+    summary="Evaluate a rule once without saving it: the servers or rows it would fire for now",
+)
+async def preview_rule(
+    body: dict[str, Any] = Body(...),
+    service: AlertService = Depends(alert_service),
+    user: Principal = Depends(current_user),
+) -> dict[str, Any]:
+    rule = replace(await run_in_threadpool(_parse, service, body), owner_id=user.user_id)
+    checked, found = await run_in_threadpool(service.preview, rule, time.time())
+    matches = [
+        {
+            "server_id": obs.server_id,
+            "labels": dict(obs.labels),
+            "value": obs.value,
+            "values": dict(obs.values),
+            "message": obs.message,
+        }
+        for obs in found[:PREVIEW_LIMIT]
+    ]
+    return {
+        "success": True,
+        "data": {"kind": rule.kind, "checked": checked, "count": len(found), "matches": matches},
+    }

@@ -13,6 +13,8 @@
 ``GET /api/v1/service/server``                          ids of the servers that run monitors (Nezha)
 ``GET /api/v1/service/{id}``                            Heron: one monitor, its states and exact uptime
 ``GET /api/v1/service/scheduler``                       Heron, admins: the node's scheduler lag and misses
+``GET /api/v1/service/daily?days=90``                   Heron: up and down checks per monitor and UTC day
+``GET /api/v1/service/{id}/event?limit=50``             Heron: its latest state changes, newest first
 =====================================================  ==============================================
 
 Who may see what is :mod:`heron.auth.permissions`' rule for kind ``service``: admins all,
@@ -270,6 +272,36 @@ async def list_servers_with_services(
     return {"success": True, "data": ids}
 
 
+@router.get(
+    "/api/v1/service/daily",
+    summary="Each monitor's up and down checks per UTC day, up to 90 days (uptime bars; Heron)",
+    response_model=dict[str, Any],
+)
+async def daily_uptime(
+    days: int = Query(90, ge=1, le=history.MAX_DAILY_DAYS, description="days, today last"),
+    svc: Services = Depends(services),
+    principal: Principal = Depends(current_principal),
+    probes: ProbeService = Depends(probes_of),
+) -> Response:
+    monitors = _visible(principal, probes.monitors.all())
+    await _synced(svc)
+    now = time.time()
+    found = await run_in_threadpool(
+        lambda: history.daily_uptime(
+            reader(svc), {m.id: m.created_at.timestamp() for m in monitors}, days=days, now=now
+        )
+    )
+    today = int(now // DAY_SECONDS)
+    first = today - days + 1
+    out = {}
+    for monitor in monitors:
+        cells = found.get(monitor.id, {})
+        up = [cells.get(day, (0, 0))[0] for day in range(first, today + 1)]
+        down = [cells.get(day, (0, 0))[1] for day in range(first, today + 1)]
+        out[str(monitor.id)] = {"up": up, "down": down}
+    return json_response({"success": True, "data": {"first_day": first * DAY_SECONDS, "days": days, "services": out}})
+
+
 @admin.get("/api/v1/service/scheduler", summary="The Heron node's check scheduler: lag, missed cycles (admin)")
 async def scheduler_stats(
     since_check: int = Query(0, ge=0, description="lag percentiles over the checks started after this one"),
@@ -366,6 +398,25 @@ async def service_history(
     return json_response(
         {"success": True, "data": {"service_id": monitor.id, "service_name": monitor.name, "servers": servers}}
     )
+
+
+@router.get(
+    "/api/v1/service/{service_id}/event", summary="A monitor's latest state changes, newest first (incidents; Heron)"
+)
+async def service_events(
+    service_id: ObjectId,
+    limit: int = Query(50, ge=1, le=history.MAX_EVENTS),
+    svc: Services = Depends(services),
+    principal: Principal = Depends(current_principal),
+    probes: ProbeService = Depends(probes_of),
+) -> dict[str, Any]:
+    monitor = _monitor_for(probes, principal, service_id)
+    await _synced(svc)
+    names = await run_in_threadpool(_server_names, svc, probes, principal)
+    found = await run_in_threadpool(
+        history.state_changes, reader(svc), monitor.id, created=monitor.created_at.timestamp(), limit=limit
+    )
+    return {"success": True, "data": [e for e in found if e["server_id"] in names]}
 
 
 @router.get("/api/v1/service/{service_id}/server", summary="The vantage points running a monitor, with their state")

@@ -26,7 +26,9 @@ from heron.web import static_dir
 router = APIRouter(tags=["heron"], include_in_schema=False)
 
 #: First path segments of the UI's pages (``web/src/routes.ts`` lists the same; a test compares them).
-UI_SECTIONS = frozenset({"login", "welcome", "servers", "explore", "operations", "profile", "admin"})
+UI_SECTIONS = frozenset(
+    {"login", "welcome", "servers", "services", "alerts", "explore", "operations", "profile", "admin"}
+)
 #: A year, for files whose name changes with their content.
 IMMUTABLE = "public, max-age=31536000, immutable"
 _TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8", ".svg": "image/svg+xml"}
