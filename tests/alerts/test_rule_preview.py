@@ -73,6 +73,15 @@ def test_a_sql_rule_lists_the_rows_past_its_threshold(live: RunningServer) -> No
         assert _preview(c, rule)["count"] == 2
 
 
+def test_a_decimal_value_counts_as_a_number(live: RunningServer) -> None:
+    """DuckDB types ``1.5`` and sums of decimals as DECIMAL: a rule's value must still be read."""
+    with live.client() as c:
+        rule = {"name": "d", "kind": "sql", "query": "SELECT 'a' AS host, 1.5 AS value, sum(2.25) AS total"}
+        found = _preview(c, {**rule, "threshold": "value > 1"})
+        assert found["count"] == 1 and found["matches"][0]["value"] == 1.5
+        assert found["matches"][0]["values"] == {"value": 1.5}
+
+
 @pytest.mark.parametrize(
     ("rule", "status", "names"),
     [

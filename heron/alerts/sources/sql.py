@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from heron.alerts.rules import RuleDef
@@ -17,10 +18,27 @@ MAX_ALERTS_PER_RULE = 5000
 RunSql = Callable[[str, str, str], list[dict[str, Any]]]
 
 
+def _number(value: Any) -> float | None:
+    """A row's value as a float: integers, floats and DECIMAL (DuckDB's type for ``1.5`` and
+    for sums of decimals); None for anything else (a bool is not a number here)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float | Decimal):
+        return float(value)
+    return None
+
+
 def _label_text(value: Any) -> str:
     if isinstance(value, datetime):
         return value.isoformat()
     return "" if value is None else str(value)
+
+
+def _row_value(value: Any) -> Any:
+    """What templates see of a column: numbers and booleans as they are (DECIMAL as a float)."""
+    if isinstance(value, Decimal):
+        return float(value)
+    return value if isinstance(value, int | float | bool) else _label_text(value)
 
 
 class SqlSource:
@@ -46,10 +64,9 @@ class SqlSource:
             else:
                 label_cols = [c for c, v in row.items() if isinstance(v, str) and c != spec.value_column]
             labels = {c: _label_text(row.get(c)) for c in label_cols}
-            raw = row.get(spec.value_column)
-            if raw is None:
-                raw = next((v for v in row.values() if isinstance(v, int | float) and not isinstance(v, bool)), None)
-            value = float(raw) if isinstance(raw, int | float) and not isinstance(raw, bool) else None
+            value = _number(row.get(spec.value_column))
+            if value is None and row.get(spec.value_column) is None:
+                value = next((n for n in map(_number, row.values()) if n is not None), None)
             shown = ", ".join(f"{k}={v}" for k, v in sorted(labels.items()))
             message = f"{rule.name} {{{shown}}}" + (f" = {value:g}" if value is not None else "")
             out.append(
@@ -59,7 +76,7 @@ class SqlSource:
                     breached=True,
                     value=value,
                     values={spec.value_column: value} if value is not None else {},
-                    row={k: (_label_text(v) if not isinstance(v, int | float | bool) else v) for k, v in row.items()},
+                    row={k: _row_value(v) for k, v in row.items()},
                     message=message,
                 )
             )
