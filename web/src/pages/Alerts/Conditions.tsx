@@ -13,11 +13,11 @@ interface Props {
   onChange: (c: CondDraft[]) => void;
 }
 
-function Bound({ text, label, value, onInput }: { text: string; label: string; value: string; onInput: (v: string) => void }) {
+function Bound({ text, label, value, wide, onInput }: { text: string; label: string; value: string; wide: boolean; onInput: (v: string) => void }) {
   return (
     <label class="field">
       {text}
-      <input aria-label={label} inputMode="decimal" size={9} value={value} onInput={(e) => onInput(e.currentTarget.value)} />
+      <input aria-label={label} inputMode="decimal" size={wide ? 15 : 9} value={value} onInput={(e) => onInput(e.currentTarget.value)} />
     </label>
   );
 }
@@ -40,10 +40,18 @@ export function Conditions({ kind, conditions, monitors, onChange }: Props) {
                 {types.map((type) => <option key={type} value={type}>{t(`cond.${type}` as Key)}</option>)}
               </select>
             </label>
-            {bounds && c.type !== "cert_expiry" && <Bound text={t("alerts.cond_max")} label={t("alerts.cond_max_n", { n })} value={c.max} onInput={(max) => change(i, { max })} />}
-            {bounds && <Bound
+            {bounds && c.type !== "cert_expiry" && (
+              <Bound text={t("alerts.cond_max")} label={t("alerts.cond_max_n", { n })} value={c.max} wide={isCycle(c.type)} onInput={(max) => change(i, { max })} />
+            )}
+            {bounds && (
+              <Bound
                 text={t(c.type === "cert_expiry" ? "alerts.cond_days" : "alerts.cond_min")}
-                label={t(c.type === "cert_expiry" ? "alerts.cond_days_n" : "alerts.cond_min_n", { n })} value={c.min} onInput={(min) => change(i, { min })} />}
+                label={t(c.type === "cert_expiry" ? "alerts.cond_days_n" : "alerts.cond_min_n", { n })}
+                value={c.min}
+                wide={isCycle(c.type)}
+                onInput={(min) => change(i, { min })}
+              />
+            )}
             {!isCycle(c.type) && (
               <label class="field">
                 {t("alerts.cond_duration")}
