@@ -31,7 +31,7 @@ test("a transfer quota carries its cycle, checked as the API checks it", () => {
   assert.deepEqual(ruleProblems(d), []);
   const body = ruleBody(d);
   assert.deepEqual((body.rules as unknown[])[0], {
-    type: "transfer_out_cycle", min: 0, max: 90, duration: 60, cover: 0, ignore: {},
+    type: "transfer_out_cycle", min: 0, max: 1024 ** 4, duration: 60, cover: 0, ignore: {},
     cycle_start: "2024-01-01T00:00:00Z", cycle_interval: 1, cycle_unit: "month",
   });
   assert.deepEqual(body.fail_trigger_tasks, [4]);
@@ -54,6 +54,7 @@ test("service rules take the service types' bounds and choose monitors", () => {
     "rules[0].max: a cert_expiry condition takes min (days left) only",
   ]);
   assert.equal(retype(d.conditions[0], "latency").max, "1000");
+  assert.equal(retype(retype(newCondition(), "transfer_in_cycle"), "cpu").max, "90");
 });
 
 test("PromQL rules send their expression, timings, labels and annotations", () => {

@@ -74,7 +74,9 @@ export function retype(c: CondDraft, type: string): CondDraft {
   if (type === "down" || type === "offline") return { ...c, type, min: "", max: "" };
   if (type === "cert_expiry") return { ...c, type, min: c.min || "14", max: "" };
   if (type === "latency") return { ...c, type, max: c.max || (c.min ? "" : "1000") };
-  if (isCycle(type)) return { ...c, type, max: c.max || c.min ? c.max : String(1024 ** 4) };
+  // Bytes in a cycle and percents or speeds are different scales: a bound does not carry across.
+  if (isCycle(type)) return isCycle(c.type) ? { ...c, type } : { ...c, type, min: "", max: String(1024 ** 4) };
+  if (isCycle(c.type)) return { ...c, type, min: "", max: "90" };
   return { ...c, type, max: c.max || c.min ? c.max : "90" };
 }
 
