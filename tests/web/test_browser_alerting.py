@@ -239,6 +239,113 @@ def test_sql_rules_preview_their_rows(site: Site, browser: Browser, signed_in: d
     page.context.close()
 
 
+def test_a_promql_rule_made_in_the_editor_previews_a_match_and_saves_with_its_trigger_tasks(
+    site: Site, browser: Browser, signed_in: dict[str, object]
+) -> None:
+    with site.admin() as admin:
+        form = {"name": "ui restart", "task_type": 1, "command": "true", "cover": 2}
+        task_id = admin.post("/api/v1/cron", json=form).json()["data"]
+        scheduled = {"name": "ui nightly", "scheduler": "@daily", "command": "true"}
+        admin.post("/api/v1/cron", json=scheduled).raise_for_status()
+    page = admin_page(site, browser, signed_in)
+    page.goto("/alerts/rules/new")
+    page.get_by_label("Kind").select_option("promql")
+    page.get_by_label("Name").fill("ui promql cpu")
+    expr = page.get_by_label("PromQL expression")
+    preview = page.get_by_role("region", name="Preview")
+    expect(preview).to_contain_text("expr: a PromQL rule needs its expression")
+    expr.fill("heron_server_cpu{server=")
+    expect(preview.get_by_role("alert")).to_contain_text("expr: ", timeout=SLOW_MS)  # the server's parse error
+    expr.fill('heron_server_cpu{server="ui-watch"} >= 0')
+    expect(preview).to_contain_text("Would fire for these 1 series now", timeout=SLOW_MS)
+    expect(preview.get_by_role("listitem").filter(has_text="server=ui-watch")).to_be_visible()
+    page.get_by_label("Keep firing for (seconds)").fill("45")
+    page.get_by_label("Labels", exact=True).fill("team=ops")
+    page.get_by_label("Annotations").fill("summary={{ $labels.server }} at {{ $value }}")
+    fired = page.get_by_role("group", name="Run when it fires")
+    expect(fired.get_by_role("checkbox")).to_have_count(1)  # the scheduled task is not offered
+    fired.get_by_role("checkbox", name="ui restart").check()
+    page.get_by_role("group", name="Run when it resolves").get_by_role("checkbox", name="ui restart").check()
+    site.shot(page, "14-rule-editor-promql")
+    page.get_by_role("button", name="Create rule").click()
+    expect(page).to_have_url(re.compile(r"/alerts/rules$"))
+    row = page.get_by_role("row").filter(has_text="ui promql cpu")
+    expect(row).to_contain_text("PromQL rule")
+    with site.admin() as admin:
+        rule = next(r for r in admin.get("/api/v1/alert-rule").json()["data"] if r["name"] == "ui promql cpu")
+    assert rule["kind"] == "promql" and rule["expr"] == 'heron_server_cpu{server="ui-watch"} >= 0'
+    assert (rule["keep_firing_for_seconds"], rule["labels"]) == (45, {"team": "ops"})
+    assert rule["annotations"] == {"summary": "{{ $labels.server }} at {{ $value }}"}
+    assert rule["fail_trigger_tasks"] == [task_id] and rule["recover_trigger_tasks"] == [task_id]
+    row.get_by_role("link", name="ui promql cpu").click()  # the editor reads it back
+    expect(page.get_by_label("PromQL expression")).to_have_value('heron_server_cpu{server="ui-watch"} >= 0')
+    fired = page.get_by_role("group", name="Run when it fires")
+    expect(fired.get_by_role("checkbox", name="ui restart")).to_be_checked()
+    page.context.close()
+
+
+def test_a_service_rule_made_in_the_editor_saves_its_monitors(
+    site: Site, browser: Browser, signed_in: dict[str, object]
+) -> None:
+    with site.admin() as admin:
+        form = {"name": "ui beat", "type": "push", "duration": 3600}
+        monitor_id = admin.post("/api/v1/service", json=form).json()["data"]
+    page = admin_page(site, browser, signed_in)
+    page.goto("/alerts/rules/new")
+    page.get_by_label("Kind").select_option("service")
+    page.get_by_label("Name").fill("ui beat late")
+    page.get_by_label("Condition 1: metric").select_option("cert_expiry")
+    preview = page.get_by_role("region", name="Preview")
+    page.get_by_label("Condition 1: days left below").fill("")
+    expect(preview).to_contain_text("rules[0].min: a cert_expiry condition needs min")
+    page.get_by_label("Condition 1: metric").select_option("down")
+    page.get_by_label("Condition 1: for seconds").fill("0")
+    page.get_by_label("Condition 1: watches").select_option("1")
+    page.get_by_role("group", name="Condition 1: monitors").get_by_role("checkbox", name="ui beat").check()
+    headline = re.compile(r"Would fire for these \d+ monitors and vantage points now")
+    expect(preview).to_contain_text(headline, timeout=SLOW_MS)
+    site.shot(page, "15-rule-editor-service")
+    page.get_by_role("button", name="Create rule").click()
+    expect(page).to_have_url(re.compile(r"/alerts/rules$"))
+    expect(page.get_by_role("row").filter(has_text="ui beat late")).to_contain_text("Service rule")
+    with site.admin() as admin:
+        rule = next(r for r in admin.get("/api/v1/alert-rule").json()["data"] if r["name"] == "ui beat late")
+    assert rule["kind"] == "service"
+    assert rule["rules"] == [
+        {"type": "down", "min": 0, "max": 0, "duration": 0, "cover": 1, "ignore": {str(monitor_id): True}}
+    ]
+    page.context.close()
+
+
+def test_a_transfer_quota_rule_previews_and_saves_its_cycle(
+    site: Site, browser: Browser, signed_in: dict[str, object]
+) -> None:
+    page = admin_page(site, browser, signed_in)
+    page.goto("/alerts/rules/new")
+    page.get_by_label("Name").fill("ui monthly quota")
+    page.get_by_label("Condition 1: metric").select_option("transfer_all_cycle")
+    page.get_by_label("Condition 1: above").fill("1099511627776")
+    start = page.get_by_label("Condition 1: cycle starts")
+    start.fill("2999-01-01T00:00:00Z")
+    preview = page.get_by_role("region", name="Preview")
+    expect(preview).to_contain_text("rules[0].cycle_start: the cycle starts in the future")
+    start.fill("2024-01-01T00:00:00Z")
+    page.get_by_label("Condition 1: cycle length").fill("1")
+    page.get_by_label("Condition 1: cycle unit").select_option("month")
+    expect(preview).to_contain_text("Would fire for these 0 servers now (of 1 watched)", timeout=SLOW_MS)
+    site.shot(page, "16-rule-editor-quota")
+    page.get_by_role("button", name="Create rule").click()
+    expect(page).to_have_url(re.compile(r"/alerts/rules$"))
+    with site.admin() as admin:
+        rule = next(r for r in admin.get("/api/v1/alert-rule").json()["data"] if r["name"] == "ui monthly quota")
+    condition = rule["rules"][0]
+    assert (condition["type"], condition["max"]) == ("transfer_all_cycle", 1099511627776)
+    assert (condition["cycle_start"], condition["cycle_interval"], condition["cycle_unit"]) == (
+        "2024-01-01T00:00:00Z", 1, "month",
+    )  # fmt: skip
+    page.context.close()
+
+
 def test_notification_methods_answer_a_test_and_silences_and_windows_are_made(
     site: Site, browser: Browser, signed_in: dict[str, object]
 ) -> None:
@@ -312,6 +419,18 @@ def test_axe_finds_no_serious_violation_on_the_new_pages(
         page.wait_for_timeout(300)
         if problems := axe_violations(page):
             found[path] = problems
+    page.goto("/alerts/rules/new")
+    preview = page.get_by_role("region", name="Preview")
+    for kind, control in (("service", "Condition 1: watches"), ("promql", "PromQL expression"), ("sql", "Threshold")):
+        page.get_by_label("Kind").select_option(kind)
+        expect(page.get_by_label(control)).to_be_visible()
+        expect(preview).to_contain_text("name: a rule needs a name")
+        if problems := axe_violations(page):
+            found[f"/alerts/rules/new ({kind})"] = problems
+    page.get_by_label("Kind").select_option("server")
+    page.get_by_label("Condition 1: metric").select_option("transfer_in_cycle")
+    if problems := axe_violations(page):
+        found["/alerts/rules/new (transfer quota)"] = problems
     page.goto("/services")
     page.get_by_role("img", name=re.compile("up over 90 days")).first.wait_for()
     site.shot(page, f"12-services-{scheme}")
@@ -328,6 +447,10 @@ def test_the_alerts_page_speaks_chinese(site: Site, browser: Browser, signed_in:
     page.goto("/alerts/rules")
     expect(page.get_by_role("heading", name="告警", level=1)).to_be_visible()
     expect(page.get_by_role("link", name="新建规则")).to_be_visible()
+    page.goto("/alerts/rules/new")
+    page.get_by_label("类型", exact=True).select_option("promql")
+    expect(page.get_by_label("PromQL 表达式")).to_be_visible()
+    expect(page.get_by_role("group", name="触发时运行")).to_be_visible()
     page.goto("/services")
     expect(page.get_by_role("heading", name="服务", level=1)).to_be_visible()
     context.close()
@@ -338,6 +461,8 @@ def test_every_call_the_new_pages_made_is_in_the_openapi_document(site: Site) ->
     for call in [
         ("GET", "/api/v1/service/daily"),
         ("POST", "/api/v1/alert-rule/preview"),
+        ("GET", "/api/v1/cron"),
+        ("GET", "/api/v1/service/list"),
         ("POST", "/api/v1/alert-event/ack"),
         ("POST", "/api/v1/notification/1/test"),
     ]:

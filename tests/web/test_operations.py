@@ -142,10 +142,31 @@ def test_a_cron_task_made_in_the_ui_runs_now_and_shows_its_output(site: Site, br
     with site.admin() as admin:
         task = admin.get("/api/v1/cron").json()["data"]["value"][0]
     assert (task["name"], task["scheduler"], task["servers"]) == ("ui-task", "0 0 3 * * *", [site.box_id])
+    with site.admin() as admin:
+        group = admin.post("/api/v1/notification-group", json={"name": "cron watchers", "notifications": []})
+        group_id = group.json()["data"]
     page.get_by_role("button", name="Edit ui-task").click()  # an edit keeps the task and changes it
     page.get_by_label("Command").fill("echo changed")
+    page.get_by_label("Notify", exact=True).select_option(label="cron watchers")
+    page.get_by_role("checkbox", name="Also notify about successful runs").check()
+    site.shot(page, "01b-cron-form-group")
     page.get_by_role("button", name="Save").click()
     expect(page.get_by_role("row").filter(has_text="ui-task")).to_contain_text("echo changed")
+    with site.admin() as admin:
+        task = admin.get("/api/v1/cron").json()["data"]["value"][0]
+    assert (task["notification_group_id"], task["push_successful"]) == (group_id, True)
+    page.get_by_role("button", name="New task").click()
+    page.get_by_label("Name").fill("ui-on-alert")
+    page.get_by_label("Kind").select_option(label="Run by alert rules")
+    expect(page.get_by_label("Schedule")).to_have_count(0)  # a triggered task has no schedule
+    page.get_by_label("Runs on").select_option(label="The server whose alert fired")
+    page.get_by_label("Command").fill("echo fired")
+    page.get_by_label("Notify", exact=True).select_option(label="cron watchers")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("row").filter(has_text="ui-on-alert")).to_be_visible()
+    with site.admin() as admin:
+        made = next(t for t in admin.get("/api/v1/cron").json()["data"]["value"] if t["name"] == "ui-on-alert")
+    assert (made["task_type"], made["cover"], made["notification_group_id"]) == (1, 2, group_id)
     page.context.close()
 
 
@@ -314,6 +335,10 @@ def test_axe_finds_no_serious_problem_on_the_new_pages(site: Site, browser: Brow
         page.goto(path)
         expect(page.get_by_text(text).first).to_be_visible(timeout=SLOW_MS)
         if path == "/operations/cron":
+            page.get_by_role("button", name="New task").click()
+            expect(page.get_by_label("Notify", exact=True)).to_be_visible()
+            assert axe_violations(page) == [], f"the cron form in the {scheme} theme"
+            page.get_by_role("button", name="Cancel").click()
             page.get_by_role("button", name="Runs of ui-task").click()
             expect(page.get_by_role("article", name="Run on ops-box").first).to_be_visible()
         assert axe_violations(page) == [], f"{path} in the {scheme} theme"

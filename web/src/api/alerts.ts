@@ -24,7 +24,17 @@ export const alertEventDecoder = obj({
 });
 export type AlertEvent = ReturnType<typeof alertEventDecoder>;
 
-const conditionDecoder = obj({ type: str, min: num, max: num, duration: num, cover: num, ignore: optional(record(bool), {}) });
+const conditionDecoder = obj({
+  type: str,
+  min: num,
+  max: num,
+  duration: num,
+  cover: num,
+  ignore: optional(record(bool), {}),
+  cycle_start: optional(str, ""),
+  cycle_interval: optional(num, 0),
+  cycle_unit: optional(str, ""),
+});
 export type Condition = ReturnType<typeof conditionDecoder>;
 
 export const ruleDecoder = obj({
@@ -38,9 +48,15 @@ export const ruleDecoder = obj({
   rules: optional(array(conditionDecoder), []),
   query: optional(str, ""),
   threshold: optional(str, ""),
+  expr: optional(str, ""),
   database: optional(str, "public"),
   interval_seconds: optional(num, 30),
   for_seconds: optional(num, 0),
+  keep_firing_for_seconds: optional(num, 0),
+  labels: optional(record(str), {}),
+  annotations: optional(record(str), {}),
+  fail_trigger_tasks: optional(array(num), []),
+  recover_trigger_tasks: optional(array(num), []),
   status: obj({ state: str, message: str, last_eval_at: nullable(str), active: num }),
 });
 export type Rule = ReturnType<typeof ruleDecoder>;

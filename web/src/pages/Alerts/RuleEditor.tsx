@@ -1,7 +1,9 @@
-// Create or change a server or SQL rule, with a live preview: the rule as typed is evaluated
-// once by the server (nothing saved) and the servers or rows it would fire for now are listed.
+// Create or change a server, service, PromQL or SQL rule, with a live preview: the rule as typed
+// is evaluated once by the server (nothing saved) and what it would fire for now is listed.
 import { useState } from "preact/hooks";
-import { createRule, listGroups, listRules, previewRule, Rule, updateRule } from "../../api/alerts";
+import { createRule, listGroups, listRules, Preview, previewRule, Rule, updateRule } from "../../api/alerts";
+import { Cron, listCron } from "../../api/ops";
+import { listMonitors } from "../../api/services";
 import { Button } from "../../components/ui/Button";
 import { Field } from "../../components/ui/Field";
 import { Link } from "../../components/ui/Link";
@@ -9,9 +11,55 @@ import { Loading, Notice } from "../../components/ui/Notice";
 import { useAction } from "../../hooks/useAction";
 import { useDebounced, useFetch } from "../../hooks/useFetch";
 import { navigate } from "../../hooks/useRoute";
-import { t } from "../../i18n";
+import { Key, t } from "../../i18n";
 import { Conditions } from "./Conditions";
-import { draftOf, RuleDraft, ruleBody, ruleProblems, SEVERITIES } from "./ruleform";
+import { draftOf, RULE_KINDS, RuleDraft, RuleKind, ruleBody, ruleProblems, SEVERITIES, switchKind } from "./ruleform";
+
+function previewHeadline(p: Preview): string {
+  if (p.kind === "server") return t("alerts.would_fire_servers", { n: p.count, checked: p.checked });
+  if (p.kind === "service") return t("alerts.would_fire_monitors", { n: p.count, checked: p.checked });
+  if (p.kind === "promql") return t("alerts.would_fire_series", { n: p.count });
+  return t("alerts.would_fire_rows", { n: p.count });
+}
+
+function matchText(labels: Record<string, string>): string {
+  if (labels.server_name) return labels.server_name;
+  if (labels.service_name) return `${labels.service_name} · ${labels.vantage_name ?? ""}`;
+  return Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(", ") || "{}";
+}
+
+/** Triggered cron tasks (task_type 1) to run when the rule's alert fires or resolves. */
+function TaskPicker({ legend, tasks, chosen, onChange }: { legend: string; tasks: Cron[] | null; chosen: number[]; onChange: (ids: number[]) => void }) {
+  if (!tasks) return null;
+  const missing = chosen.filter((id) => !tasks.some((task) => task.id === id));
+  return (
+    <fieldset>
+      <legend>{legend}</legend>
+      <div class="checks">
+        {tasks.map((task) => (
+          <label key={task.id}>
+            <input
+              type="checkbox"
+              checked={chosen.includes(task.id)}
+              onChange={(e) => onChange(e.currentTarget.checked ? [...chosen, task.id] : chosen.filter((id) => id !== task.id))}
+            />{" "}
+            {task.name}
+          </label>
+        ))}
+        {missing.map((id) => (
+          <label key={id}>
+            <input type="checkbox" checked onChange={() => onChange(chosen.filter((x) => x !== id))} /> {t("alerts.task_unknown", { id })}
+          </label>
+        ))}
+        {!tasks.length && !missing.length && (
+          <span class="muted small">
+            {t("alerts.no_triggered_tasks")} <Link href="/operations/cron">{t("alerts.make_task")}</Link>
+          </span>
+        )}
+      </div>
+    </fieldset>
+  );
+}
 
 function PreviewPanel({ draft }: { draft: RuleDraft }) {
   const problems = ruleProblems(draft);
@@ -30,15 +78,13 @@ function PreviewPanel({ draft }: { draft: RuleDraft }) {
       ) : (
         <>
           <p>
-            <strong>
-              {p.kind === "server" ? t("alerts.would_fire_servers", { n: p.count, checked: p.checked }) : t("alerts.would_fire_rows", { n: p.count })}
-            </strong>
+            <strong>{previewHeadline(p)}</strong>
           </p>
           {p.matches.length > 0 && (
             <ul>
               {p.matches.map((m, i) => (
                 <li key={i}>
-                  {m.labels.server_name ?? Object.entries(m.labels).map(([k, v]) => `${k}=${v}`).join(", ")}
+                  {matchText(m.labels)}
                   {m.value !== null && <span class="muted"> · {m.value.toFixed(2)}</span>}
                 </li>
               ))}
@@ -53,6 +99,9 @@ function PreviewPanel({ draft }: { draft: RuleDraft }) {
 function Editor({ rule }: { rule: Rule | null }) {
   const [d, setD] = useState<RuleDraft>(() => draftOf(rule));
   const groups = useFetch((signal) => listGroups(signal), []);
+  const cron = useFetch((signal) => listCron(signal), []);
+  const monitors = useFetch((signal) => (d.kind === "service" ? listMonitors(signal) : Promise.resolve(null)), [d.kind === "service"]);
+  const triggered = cron.data ? cron.data.value.filter((task) => task.task_type === 1) : null;
   const save = useAction(async () => {
     const problems = ruleProblems(d);
     if (problems.length) throw new Error(problems[0]);
@@ -60,7 +109,7 @@ function Editor({ rule }: { rule: Rule | null }) {
     else await createRule(ruleBody(d));
     navigate("/alerts/rules");
   });
-  const text = (k: "name" | "query" | "threshold" | "interval" | "forSeconds") => (e: Event) =>
+  const text = (k: "name" | "query" | "threshold" | "expr" | "database" | "interval" | "forSeconds" | "keepFiring" | "labels" | "annotations") => (e: Event) =>
     setD({ ...d, [k]: (e.currentTarget as HTMLInputElement).value });
   return (
     <div class="grid-2">
@@ -69,9 +118,8 @@ function Editor({ rule }: { rule: Rule | null }) {
         <div class="row">
           <Field label={t("alerts.rule_kind")}>
             {(id) => (
-              <select id={id} value={d.kind} disabled={Boolean(rule)} onChange={(e) => setD({ ...d, kind: e.currentTarget.value as "server" | "sql" })}>
-                <option value="server">{t("alerts.kind_server")}</option>
-                <option value="sql">{t("alerts.kind_sql")}</option>
+              <select id={id} value={d.kind} disabled={Boolean(rule)} onChange={(e) => setD(switchKind(d, e.currentTarget.value as RuleKind))}>
+                {RULE_KINDS.map((k) => <option key={k} value={k}>{t(`alerts.kind_${k}` as Key)}</option>)}
               </select>
             )}
           </Field>
@@ -91,8 +139,33 @@ function Editor({ rule }: { rule: Rule | null }) {
             )}
           </Field>
         </div>
-        {d.kind === "server" ? (
-          <Conditions conditions={d.conditions} onChange={(conditions) => setD({ ...d, conditions })} />
+        {d.kind === "server" || d.kind === "service" ? (
+          <Conditions
+            kind={d.kind}
+            conditions={d.conditions}
+            monitors={(monitors.data ?? []).map((m) => ({ id: m.id, name: m.name }))}
+            onChange={(conditions) => setD({ ...d, conditions })}
+          />
+        ) : d.kind === "promql" ? (
+          <>
+            <Field label={t("alerts.expr")} hint={t("alerts.expr_hint")}>
+              {(id, hint) => <textarea id={id} class="mono" rows={3} spellcheck={false} aria-describedby={hint} value={d.expr} onInput={text("expr")} />}
+            </Field>
+            <div class="row">
+              <Field label={t("alerts.interval")}>{(id) => <input id={id} inputMode="numeric" size={8} value={d.interval} onInput={text("interval")} />}</Field>
+              <Field label={t("alerts.for_seconds")}>{(id) => <input id={id} inputMode="numeric" size={8} value={d.forSeconds} onInput={text("forSeconds")} />}</Field>
+              <Field label={t("alerts.keep_firing")}>{(id) => <input id={id} inputMode="numeric" size={8} value={d.keepFiring} onInput={text("keepFiring")} />}</Field>
+              <Field label={t("alerts.database")}>{(id) => <input id={id} size={12} value={d.database} onInput={text("database")} />}</Field>
+            </div>
+            <div class="row">
+              <Field label={t("alerts.rule_labels")} hint={t("alerts.pairs_hint")}>
+                {(id, hint) => <textarea id={id} class="mono" rows={3} spellcheck={false} aria-describedby={hint} value={d.labels} onInput={text("labels")} />}
+              </Field>
+              <Field label={t("alerts.rule_annotations")} hint={t("alerts.annotations_hint")}>
+                {(id, hint) => <textarea id={id} class="mono" rows={3} spellcheck={false} aria-describedby={hint} value={d.annotations} onInput={text("annotations")} />}
+              </Field>
+            </div>
+          </>
         ) : (
           <>
             <Field label={t("alerts.query")} hint={t("alerts.query_hint")}>
@@ -107,10 +180,14 @@ function Editor({ rule }: { rule: Rule | null }) {
             </div>
           </>
         )}
+        <div class="row">
+          <TaskPicker legend={t("alerts.fail_tasks")} tasks={triggered} chosen={d.failTasks} onChange={(failTasks) => setD({ ...d, failTasks })} />
+          <TaskPicker legend={t("alerts.recover_tasks")} tasks={triggered} chosen={d.recoverTasks} onChange={(recoverTasks) => setD({ ...d, recoverTasks })} />
+        </div>
         <label class="check">
           <input type="checkbox" checked={d.once} onChange={(e) => setD({ ...d, once: e.currentTarget.checked })} /> {t("alerts.trigger_once")}
         </label>
-        <Notice>{save.error}</Notice>
+        <Notice>{save.error || cron.error || monitors.error}</Notice>
         <div class="actions">
           <Button type="submit" kind="primary" busy={save.running}>{rule ? t("common.save") : t("alerts.create_rule")}</Button>
           <Link href="/alerts/rules" class="btn">{t("common.cancel")}</Link>
@@ -123,7 +200,8 @@ function Editor({ rule }: { rule: Rule | null }) {
 
 export function RuleEditor({ id }: { id: number | null }) {
   const rule = useFetch((signal) => (id ? listRules(signal, id).then((found) => found[0] ?? null) : Promise.resolve(null)), [id]);
-  const foreign = rule.data && rule.data.kind !== "server" && rule.data.kind !== "sql";
+  // Nightingale's rules (PromQL without Heron's `expr`) are changed through its API.
+  const foreign = rule.data && (!(RULE_KINDS as readonly string[]).includes(rule.data.kind) || (rule.data.kind === "promql" && !rule.data.expr));
   return (
     <>
       <h2>{id ? t("alerts.edit_rule") : t("alerts.new_rule")}</h2>

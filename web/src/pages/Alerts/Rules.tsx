@@ -8,6 +8,7 @@ import { useAction } from "../../hooks/useAction";
 import { useFetch } from "../../hooks/useFetch";
 import { Key, t } from "../../i18n";
 import { useEvery } from "../Services/hooks";
+import { RULE_KINDS } from "./ruleform";
 
 const STATUS_TEXT: Record<string, Key> = {
   ok: "alerts.status_ok",
@@ -54,7 +55,7 @@ export function Rules() {
               {rules.data.map((r) => (
                 <tr key={r.id}>
                   <td><Link href={`/alerts/rules/${r.id}`}>{r.name}</Link></td>
-                  <td>{r.kind === "sql" ? t("alerts.kind_sql") : r.kind === "server" ? t("alerts.kind_server") : r.kind}</td>
+                  <td>{(RULE_KINDS as readonly string[]).includes(r.kind) ? t(`alerts.kind_${r.kind}` as Key) : r.kind}</td>
                   <td class={`rule-status-${r.status.state}`}>
                     {STATUS_TEXT[r.status.state] ? t(STATUS_TEXT[r.status.state]) : r.status.state}
                     {r.status.message && <span class="muted small"> {r.status.message}</span>}

@@ -1,10 +1,12 @@
 import { useState } from "preact/hooks";
+import { listGroups } from "../../api/alerts";
 import { createCron, Cron, CronForm as Form, updateCron } from "../../api/ops";
 import type { Server } from "../../api/types";
 import { Button } from "../../components/ui/Button";
 import { Field } from "../../components/ui/Field";
 import { Notice } from "../../components/ui/Notice";
 import { useAction } from "../../hooks/useAction";
+import { useFetch } from "../../hooks/useFetch";
 import { t } from "../../i18n";
 import { cronProblem } from "../../utils/cron";
 
@@ -20,6 +22,7 @@ interface Props {
 export function CronForm({ task, servers, onDone }: Props) {
   const [form, setForm] = useState<Form>(task ? { ...BLANK, ...task } : BLANK);
   const set = (change: Partial<Form>) => setForm((f) => ({ ...f, ...change }));
+  const groups = useFetch((signal) => listGroups(signal), []);
   const problem = form.task_type === 0 ? cronProblem(form.scheduler) : null;
   const save = useAction(async () => {
     const body = { ...form, cover: form.task_type === 0 && form.cover === 2 ? 0 : form.cover };
@@ -73,10 +76,18 @@ export function CronForm({ task, servers, onDone }: Props) {
           {!servers.length && <p class="muted">{t("ops.no_servers_hint")}</p>}
         </div>
       </fieldset>
+      <Field label={t("ops.cron_group")} hint={t("ops.cron_group_hint")}>
+        {(id, hint) => (
+          <select id={id} aria-describedby={hint} value={form.notification_group_id} onChange={(e) => set({ notification_group_id: Number(e.currentTarget.value) })}>
+            <option value={0}>{t("ops.cron_no_group")}</option>
+            {(groups.data ?? []).map((g) => <option key={g.group.id} value={g.group.id}>{g.group.name}</option>)}
+          </select>
+        )}
+      </Field>
       <label>
         <input type="checkbox" checked={form.push_successful} onChange={(e) => set({ push_successful: e.currentTarget.checked })} /> {t("ops.cron_push_successful")}
       </label>
-      <Notice>{save.error}</Notice>
+      <Notice>{save.error || groups.error}</Notice>
       <div class="row">
         <Button type="submit" kind="primary" busy={save.running} disabled={problem !== null}>
           {t("common.save")}
