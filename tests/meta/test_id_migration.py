@@ -107,9 +107,21 @@ def _user_group(s: Session) -> alert_models.UserGroup:
     return found
 
 
+def _new_server(engine: sa.Engine, name: str) -> int:
+    with Session(engine) as s, s.begin():
+        server = Server(name=name)
+        s.add(server)
+        s.flush()
+        return server.id
+
+
 def test_upgrade_keeps_rows_and_schema_and_ids_are_never_reused(engine: sa.Engine) -> None:
     _upgrade_to(engine, "0010")
     _populate(engine)
+    with engine.begin() as conn:
+        # Deleted before the upgrade: only its cron run still names it.
+        gone = conn.execute(sa.text("SELECT MAX(id) FROM servers")).scalar_one()
+        conn.execute(sa.text("DELETE FROM servers WHERE id = :id"), {"id": gone})
     schema_before, rows_before = _schema(engine), _rows(engine)
     assert rows_before["ops_cron_runs"] and rows_before["server_group_servers"] and rows_before["user_group_members"]
 
@@ -118,14 +130,12 @@ def test_upgrade_keeps_rows_and_schema_and_ids_are_never_reused(engine: sa.Engin
 
     assert _rows(engine) == rows_before
     assert _schema(engine) == schema_before
-    with engine.begin() as conn:
-        top = conn.execute(sa.text("SELECT MAX(id) FROM servers")).scalar_one()
-        conn.execute(sa.text("DELETE FROM servers WHERE id = :id"), {"id": top})
-    with Session(engine) as s, s.begin():
-        new = Server(name="newcomer")
-        s.add(new)
-        s.flush()
-        assert new.id > top
+    assert _new_server(engine, "first") > gone
+    for name in ("after", "again"):
+        with engine.begin() as conn:
+            top = conn.execute(sa.text("SELECT MAX(id) FROM servers")).scalar_one()
+            conn.execute(sa.text("DELETE FROM servers WHERE id = :id"), {"id": top})
+        assert _new_server(engine, name) > top
     if engine.dialect.name == "sqlite":
         with engine.connect() as conn:
             assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar_one() == 1  # back on for the server

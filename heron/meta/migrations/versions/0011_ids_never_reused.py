@@ -7,7 +7,9 @@ PostgreSQL sequences never go back, so there the revision does nothing.
 
 Each table is rebuilt with its columns, indexes and foreign keys (:func:`heron.meta.db.migrate`
 turns SQLite's foreign key actions off meanwhile, so dropping the old table cascades nowhere),
-and its sequence starts at the highest id it holds.
+and its sequence starts at the highest id it holds or that other rows still name without a
+foreign key (:data:`KEPT_REFERENCES`): an object deleted just before the upgrade left no row
+behind, but its audit records, cron runs or alerts did, and its id must not come back either.
 
 Revision ID: 0011
 Revises: 0010
@@ -51,6 +53,19 @@ TABLES = (
     "ops_ddns",
 )
 
+#: Columns that keep an id after its row is deleted (no foreign key, on purpose: a record of what
+#: happened outlives its object), with the condition that makes the column's value such an id.
+KEPT_REFERENCES: dict[str, tuple[tuple[str, str, str], ...]] = {
+    "servers": (
+        ("ops_audit", "server_id", ""),
+        ("ops_cron_runs", "server_id", ""),
+        ("alert_events", "server_id", ""),
+        ("status_page_items", "ref_id", "kind = 'server'"),
+    ),
+    "users": (("ops_audit", "user_id", ""), ("alert_events", "owner_id", "")),
+    "busi_groups": (("alert_events", "busi_group_id", ""),),
+}
+
 
 def upgrade() -> None:
     conn = op.get_bind()
@@ -71,8 +86,12 @@ def downgrade() -> None:
 
 
 def _start_sequence_above_max(conn: sa.Connection, table: str) -> None:
-    """The next id is above every id the table holds (copying rows usually sets this already)."""
-    top = conn.execute(sa.text(f'SELECT COALESCE(MAX(id), 0) FROM "{table}"')).scalar_one()
+    """The next id is above every id the table holds and every id other rows still keep of it."""
+    sources = [f'SELECT MAX(id) FROM "{table}"']
+    for other, column, condition in KEPT_REFERENCES.get(table, ()):
+        sources.append(f'SELECT MAX("{column}") FROM "{other}"' + (f" WHERE {condition}" if condition else ""))
+    tops = [conn.execute(sa.text(query)).scalar() for query in sources]
+    top = max((t for t in tops if t is not None), default=0)
     seq = conn.execute(sa.text("SELECT seq FROM sqlite_sequence WHERE name = :t"), {"t": table}).scalar()
     if seq is None:
         conn.execute(sa.text("INSERT INTO sqlite_sequence (name, seq) VALUES (:t, :s)"), {"t": table, "s": top})
