@@ -141,6 +141,15 @@ def test_upgrade_keeps_rows_and_schema_and_ids_are_never_reused(engine: sa.Engin
             assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar_one() == 1  # back on for the server
 
 
+def test_a_copy_left_by_an_interrupted_upgrade_does_not_stop_the_next(engine: sa.Engine) -> None:
+    _upgrade_to(engine, "0010")
+    if engine.dialect.name == "sqlite":
+        with engine.begin() as conn:
+            conn.exec_driver_sql("CREATE TABLE _alembic_tmp_tenants (id INTEGER PRIMARY KEY AUTOINCREMENT)")
+    migrate(engine)
+    assert not [t for t in sa.inspect(engine).get_table_names() if t.startswith("_alembic_tmp")]
+
+
 def test_every_table_with_a_generated_id_never_reuses_it(engine: sa.Engine) -> None:
     migrate(engine)
     tables = _tables_of_the_migration()

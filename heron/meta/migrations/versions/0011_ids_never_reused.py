@@ -72,6 +72,9 @@ def upgrade() -> None:
     if conn.dialect.name != "sqlite":
         return
     for table in TABLES:
+        # SQLite runs DDL outside a transaction until the first row is copied: a start stopped
+        # right there leaves the first copy behind, which would stop every later start.
+        op.execute(f'DROP TABLE IF EXISTS "_alembic_tmp_{table}"')
         with op.batch_alter_table(table, recreate="always", table_kwargs={"sqlite_autoincrement": True}):
             pass
         _start_sequence_above_max(conn, table)
