@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from heron.meta.models import Base, utcnow
+from heron.meta.models import NEVER_REUSED_IDS, Base, utcnow
 
 
 class Notification(Base):
@@ -23,6 +23,7 @@ class Notification(Base):
     """
 
     __tablename__ = "notifications"
+    __table_args__ = NEVER_REUSED_IDS
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True, index=True)
@@ -46,6 +47,7 @@ class NotificationGroup(Base):
     """Nezha's notification group, and Alertmanager's route: who is told, and how alerts are batched."""
 
     __tablename__ = "notification_groups"
+    __table_args__ = NEVER_REUSED_IDS
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True, index=True)
@@ -72,6 +74,7 @@ class AlertRule(Base):
     (Nightingale's, stored until the PromQL engine evaluates it). ``spec`` is the source's JSON."""
 
     __tablename__ = "alert_rules"
+    __table_args__ = NEVER_REUSED_IDS
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True, index=True)
@@ -99,7 +102,7 @@ class AlertEvent(Base):
     """One alert of one rule, keyed by its labels (``fingerprint``): pending, firing, then resolved."""
 
     __tablename__ = "alert_events"
-    __table_args__ = (Index("ix_alert_events_state_fingerprint", "state", "fingerprint"),)
+    __table_args__ = (Index("ix_alert_events_state_fingerprint", "state", "fingerprint"), NEVER_REUSED_IDS)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     rule_id: Mapped[int | None] = mapped_column(
@@ -136,7 +139,7 @@ class AlertDelivery(Base):
     """
 
     __tablename__ = "alert_deliveries"
-    __table_args__ = (Index("ix_alert_deliveries_status_next", "status", "next_attempt_at"),)
+    __table_args__ = (Index("ix_alert_deliveries_status_next", "status", "next_attempt_at"), NEVER_REUSED_IDS)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     event_id: Mapped[int] = mapped_column(ForeignKey("alert_events.id", ondelete="CASCADE"), index=True)
@@ -160,6 +163,7 @@ class AlertDeliveryAttempt(Base):
     """One try of a delivery and what the far end answered."""
 
     __tablename__ = "alert_delivery_attempts"
+    __table_args__ = NEVER_REUSED_IDS
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     delivery_id: Mapped[int] = mapped_column(ForeignKey("alert_deliveries.id", ondelete="CASCADE"), index=True)
@@ -173,6 +177,7 @@ class Silence(Base):
     """Alertmanager's silence (and Nightingale's mute): label matchers over a time window."""
 
     __tablename__ = "silences"
+    __table_args__ = NEVER_REUSED_IDS
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True, index=True)
@@ -194,6 +199,7 @@ class MaintenanceWindow(Base):
     servers are recorded and not sent."""
 
     __tablename__ = "maintenance_windows"
+    __table_args__ = NEVER_REUSED_IDS
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True, index=True)
@@ -213,6 +219,7 @@ class UserGroup(Base):
     """Nightingale's team: business groups grant rights to teams, not to users."""
 
     __tablename__ = "user_groups"
+    __table_args__ = NEVER_REUSED_IDS
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(255), unique=True)
@@ -234,6 +241,7 @@ class BusiGroup(Base):
     """Nightingale's business group: hosts and rules that teams see (``ro``) or manage (``rw``)."""
 
     __tablename__ = "busi_groups"
+    __table_args__ = NEVER_REUSED_IDS
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(255), unique=True)
@@ -247,7 +255,7 @@ class BusiGroup(Base):
 
 class BusiGroupMember(Base):
     __tablename__ = "busi_group_members"
-    __table_args__ = (UniqueConstraint("busi_group_id", "user_group_id"),)
+    __table_args__ = (UniqueConstraint("busi_group_id", "user_group_id"), NEVER_REUSED_IDS)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     busi_group_id: Mapped[int] = mapped_column(ForeignKey("busi_groups.id", ondelete="CASCADE"), index=True)

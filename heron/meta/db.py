@@ -40,12 +40,32 @@ def make_engine(url: str) -> Engine:
 
 
 def migrate(engine: Engine) -> None:
-    """Bring the schema up to the newest Alembic revision (run at every start)."""
+    """Bring the schema up to the newest Alembic revision (run at every start).
+
+    On SQLite a revision may rebuild a table (copy, drop, rename). Dropping a table deletes its
+    rows first, and with foreign keys on that would cascade into every child table, so the
+    migration runs with them off (the pragma only takes effect outside a transaction) and
+    checks every reference before it commits.
+    """
     cfg = Config()
     cfg.set_main_option("script_location", str(_MIGRATIONS))
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+    sqlite = engine.dialect.name == "sqlite"
+    with engine.connect() as conn:
+        if sqlite:
+            conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            conn.commit()
+        try:
+            with conn.begin():
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, "head")
+                if sqlite:
+                    broken = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                    if broken:
+                        raise RuntimeError(f"metadata migration left references to missing rows: {broken[:5]}")
+        finally:
+            if sqlite:
+                conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+                conn.commit()
 
 
 class MetaStore:

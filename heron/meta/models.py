@@ -6,6 +6,7 @@ Time series live in the TSDB; this is what describes them and who may use them.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import BigInteger, Boolean, DateTime, Float, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -19,10 +20,18 @@ class Base(DeclarativeBase):
     pass
 
 
+#: Table options of every table with a generated ``id``: SQLite must never hand out an id again
+#: (without AUTOINCREMENT it reuses the highest deleted one), because history kept elsewhere
+#: under that id (TSDB rows, events, audit records) would pass to the new object.
+#: Migration 0011 gives existing databases the same.
+NEVER_REUSED_IDS: dict[str, Any] = {"sqlite_autoincrement": True}
+
+
 class Tenant(Base):
     """A namespace of databases (CnosDB's tenant); ``cnosdb`` exists from the first start."""
 
     __tablename__ = "tenants"
+    __table_args__ = NEVER_REUSED_IDS
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(64), unique=True)
@@ -35,7 +44,7 @@ class Database(Base):
     """A database of a tenant; ``ttl_seconds`` 0 keeps data forever."""
 
     __tablename__ = "databases"
-    __table_args__ = (UniqueConstraint("tenant_id", "name"),)
+    __table_args__ = (UniqueConstraint("tenant_id", "name"), NEVER_REUSED_IDS)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
@@ -52,6 +61,7 @@ class User(Base):
     """A person or script; the password is an Argon2 hash, never plaintext."""
 
     __tablename__ = "users"
+    __table_args__ = NEVER_REUSED_IDS
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)
@@ -80,6 +90,7 @@ class Server(Base):
     """
 
     __tablename__ = "servers"
+    __table_args__ = NEVER_REUSED_IDS
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(255), unique=True)
@@ -107,6 +118,7 @@ class ApiToken(Base):
     """A personal API token; only the SHA-256 of the secret is kept, with a short hint to recognise it."""
 
     __tablename__ = "api_tokens"
+    __table_args__ = NEVER_REUSED_IDS
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
@@ -124,6 +136,7 @@ class ApiKey(Base):
     """An openITCOCKPIT-style API key; ``pending`` keys were shown but not yet saved by their owner."""
 
     __tablename__ = "api_keys"
+    __table_args__ = NEVER_REUSED_IDS
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
@@ -139,6 +152,7 @@ class LoginSession(Base):
     """A login: the JWT names it by a random id whose SHA-256 is kept here, so logout can revoke it."""
 
     __tablename__ = "login_sessions"
+    __table_args__ = NEVER_REUSED_IDS
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
@@ -189,6 +203,7 @@ class ServerGroup(Base):
     """A named set of servers (Nezha's server group), owned by the user who created it."""
 
     __tablename__ = "server_groups"
+    __table_args__ = NEVER_REUSED_IDS
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(255))
@@ -219,6 +234,7 @@ class Monitor(Base):
     """
 
     __tablename__ = "monitors"
+    __table_args__ = NEVER_REUSED_IDS
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(255))
@@ -252,6 +268,7 @@ class StatusPage(Base):
     """A public status page at ``/status/{slug}`` listing chosen servers (and later services)."""
 
     __tablename__ = "status_pages"
+    __table_args__ = NEVER_REUSED_IDS
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     slug: Mapped[str] = mapped_column(String(64), unique=True)

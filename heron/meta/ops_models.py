@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlalchemy import BigInteger, Boolean, DateTime, Float, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from heron.meta.models import Base, utcnow
+from heron.meta.models import NEVER_REUSED_IDS, Base, utcnow
 
 
 class AuditRecord(Base):
@@ -22,6 +22,7 @@ class AuditRecord(Base):
     """
 
     __tablename__ = "ops_audit"
+    __table_args__ = NEVER_REUSED_IDS
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
@@ -40,6 +41,7 @@ class CronTask(Base):
     """Nezha's cron task: a command run on servers on a schedule (``task_type`` 0) or by alert rules (1)."""
 
     __tablename__ = "ops_cron"
+    __table_args__ = NEVER_REUSED_IDS
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True, index=True)
@@ -61,6 +63,7 @@ class CronRun(Base):
     """One run of a task on one server: its output (up to a limit), exit code and duration, or why it did not run."""
 
     __tablename__ = "ops_cron_runs"
+    __table_args__ = NEVER_REUSED_IDS
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     cron_id: Mapped[int] = mapped_column(ForeignKey("ops_cron.id", ondelete="CASCADE"), index=True)
@@ -81,6 +84,7 @@ class NatRoute(Base):
     """Nezha's NAT profile: HTTP requests for ``domain`` are carried to ``host`` on the server's network."""
 
     __tablename__ = "ops_nat"
+    __table_args__ = NEVER_REUSED_IDS
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True, index=True)
@@ -97,6 +101,7 @@ class DdnsProfile(Base):
     """Nezha's DDNS profile, plus what RFC 2136 needs (``dns_server``, ``zone``, ``tsig_algorithm``)."""
 
     __tablename__ = "ops_ddns"
+    __table_args__ = NEVER_REUSED_IDS
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True, index=True)
